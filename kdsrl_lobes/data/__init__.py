@@ -1,0 +1,1 @@
+"""Corpus synthesis and per-dataset preparation."""
