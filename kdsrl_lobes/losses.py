@@ -1,0 +1,141 @@
+"""Layer-wise distillation loss (DistilHuBERT; paper eq. 1): L1 + cosine.
+
+Authors
+ * kdsrl team 2026
+"""
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from kdsrl_lobes.masking import length_mask, masked_mean
+from kdsrl_lobes.teacher import DEFAULT_TARGET_LAYERS
+
+
+def layer_distillation_terms(
+    pred: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The L1 and cosine terms of one layer's loss, each averaged over the valid
+    frames of the batch.
+
+    Arguments
+    ---------
+    pred : torch.Tensor
+        Student prediction ``[batch, time, dim]``.
+    target : torch.Tensor
+        Teacher hidden state ``[batch, time, dim]``.
+    lengths : torch.Tensor, optional
+        Relative lengths ``[batch]``; padded frames contribute nothing.
+
+    Returns
+    -------
+    l1 : torch.Tensor
+        Mean over valid frames of ``(1/K) * ||f - f_bar||_1``.
+    cos : torch.Tensor
+        Mean over valid frames of ``-log sigmoid(cos(f, f_bar))``.
+
+    Example
+    -------
+    >>> l1, cos = layer_distillation_terms(torch.ones(1, 2, 4), torch.ones(1, 2, 4))
+    >>> float(l1), round(float(cos), 4)
+    (0.0, 0.3133)
+    """
+    if pred.dim() != 3 or pred.shape != target.shape:
+        raise ValueError(
+            "Expected prediction and target of the same [batch, time, dim] shape, "
+            f"found {list(pred.shape)} and {list(target.shape)}"
+        )
+    mask = None if lengths is None else length_mask(lengths, pred.shape[1])
+    l1 = (pred - target).abs().mean(dim=-1)  # B x T: (1/K) ||f - f_bar||_1
+    cos = -F.logsigmoid(F.cosine_similarity(pred, target, dim=-1))  # B x T
+    return masked_mean(l1, mask), masked_mean(cos, mask)
+
+
+def layer_distillation_loss(
+    pred: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``(1/K)·||f − f̄||₁ − log σ(cos(f, f̄))`` averaged over all valid frames.
+
+    The paper sums over time steps; dividing by the number of frames (as
+    DistilHuBERT does) keeps the scale independent of utterance length.
+
+    Example
+    -------
+    >>> pred, target = torch.zeros(2, 3, 4), torch.ones(2, 3, 4)
+    >>> pred[:, :, 0] = 1.0  # cosine 0.5, L1 0.75 on every frame
+    >>> round(float(layer_distillation_loss(pred, target)), 4)
+    1.2241
+    """
+    l1, cos = layer_distillation_terms(pred, target, lengths)
+    return l1 + cos
+
+
+class DistillationLoss(torch.nn.Module):
+    """Sums `layer_distillation_loss` over the target layers and reports each
+    layer's L1 and cosine terms for logging.
+
+    Arguments
+    ---------
+    target_layers : sequence of int
+        Teacher ``hidden_states`` indices, in the order of the second axis of the
+        predictions and targets (used to name the logged terms).
+
+    Example
+    -------
+    >>> loss_fn = DistillationLoss(target_layers=[4, 8])
+    >>> total, terms = loss_fn(torch.zeros(2, 2, 5, 3), torch.ones(2, 2, 5, 3))
+    >>> sorted(terms)
+    ['cos_layer4', 'cos_layer8', 'l1_layer4', 'l1_layer8']
+    >>> total.shape
+    torch.Size([])
+    """
+
+    def __init__(self, target_layers: Sequence[int] = DEFAULT_TARGET_LAYERS):
+        super().__init__()
+        self.target_layers = [int(i) for i in target_layers]
+
+    def forward(
+        self,
+        preds: torch.Tensor,
+        targets: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Computes the total loss and the per-layer terms.
+
+        Arguments
+        ---------
+        preds : torch.Tensor
+            ``[batch, layers, time, dim]`` from the prediction heads.
+        targets : torch.Tensor
+            ``[batch, layers, time, dim]`` from the teacher.
+        lengths : torch.Tensor, optional
+            Relative lengths ``[batch]``.
+
+        Returns
+        -------
+        total : torch.Tensor
+            Sum over layers of L1 + cosine terms.
+        terms : dict
+            ``l1_layer<i>`` and ``cos_layer<i>`` for each target layer (detached).
+        """
+        expected = len(self.target_layers)
+        if preds.dim() != 4 or preds.shape[1] != expected:
+            raise ValueError(
+                f"Expected predictions [batch, {expected}, time, dim] for layers "
+                f"{self.target_layers}, found {list(preds.shape)}"
+            )
+        if preds.shape != targets.shape:
+            raise ValueError(
+                f"Predictions {list(preds.shape)} and teacher targets "
+                f"{list(targets.shape)} differ in shape: do the prediction heads "
+                "output the teacher's hidden size?"
+            )
+        total = preds.new_zeros(())
+        terms = {}
+        for k, layer in enumerate(self.target_layers):
+            l1, cos = layer_distillation_terms(preds[:, k], targets[:, k], lengths)
+            total = total + l1 + cos
+            terms[f"l1_layer{layer}"] = l1.detach()
+            terms[f"cos_layer{layer}"] = cos.detach()
+        return total, terms

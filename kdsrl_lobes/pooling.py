@@ -1,0 +1,76 @@
+"""Masked mean / mean+std pooling over time.
+
+Written here rather than reusing ``speechbrain.nnet.pooling.StatisticsPooling``:
+that layer adds random noise to the mean on every call (also in eval mode, so
+embeddings are not reproducible and cannot match an exported model) and loops
+over the batch in Python (not exportable with a dynamic batch).
+
+Authors
+ * kdsrl team 2026
+"""
+
+import torch
+
+from kdsrl_lobes.masking import length_mask
+
+
+class MaskedStatisticsPooling(torch.nn.Module):
+    """Pools ``[batch, time, dim]`` to ``[batch, dim]`` (mean) or
+    ``[batch, 2 * dim]`` (mean and standard deviation) over valid frames.
+
+    Arguments
+    ---------
+    return_std : bool
+        Also return the standard deviation (statistics pooling).
+    eps : float
+        Added to the variance before the square root.
+
+    Example
+    -------
+    >>> pool = MaskedStatisticsPooling(return_std=True)
+    >>> x = torch.tensor([[[1.0], [3.0], [100.0]]])
+    >>> pool(x, torch.tensor([2 / 3]))
+    tensor([[2.0000, 1.0000]])
+    """
+
+    def __init__(self, return_std: bool = False, eps: float = 1e-5):
+        super().__init__()
+        self.return_std = return_std
+        self.eps = eps
+
+    def output_size(self, input_size: int) -> int:
+        """Pooled feature size for a given input feature size."""
+        return 2 * input_size if self.return_std else input_size
+
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Pools over time.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``[batch, time, dim]``.
+        lengths : torch.Tensor, optional
+            Relative lengths ``[batch]``.
+
+        Returns
+        -------
+        pooled : torch.Tensor
+            ``[batch, dim]`` or ``[batch, 2 * dim]``.
+        """
+        if x.dim() != 3:
+            raise ValueError(
+                f"Expected [batch, time, dim] features, found {list(x.shape)}"
+            )
+        if lengths is None:
+            mask = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
+        else:
+            mask = length_mask(lengths.to(x.device), x.shape[1]).to(x.dtype)
+        mask = mask.unsqueeze(-1)  # B x T x 1
+        count = mask.sum(dim=1)  # B x 1
+        mean = (x * mask).sum(dim=1) / count
+        if not self.return_std:
+            return mean
+        var = (((x - mean.unsqueeze(1)) * mask) ** 2).sum(dim=1) / count
+        return torch.cat([mean, torch.sqrt(var + self.eps)], dim=-1)

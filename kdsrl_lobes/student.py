@@ -1,0 +1,104 @@
+"""Building the student: the teacher's CNN and first transformer layers, copied.
+
+Authors
+ * kdsrl team 2026
+"""
+
+import copy
+
+import transformers
+
+from kdsrl_lobes.encoder import SSLEncoder
+
+
+def build_student(
+    teacher: SSLEncoder | transformers.PreTrainedModel, num_layers: int = 2
+) -> transformers.PreTrainedModel:
+    """Builds a student of the teacher's own class with ``num_layers`` layers.
+
+    The CNN feature extractor, feature projection, positional convolution, encoder
+    layer norm and the first ``num_layers`` transformer layers are exact copies of
+    the teacher's (the paper initialises the student this way). The student is a
+    plain transformers model: it saves as config.json + model.safetensors and
+    loads back with ``transformers.AutoModel.from_pretrained``. Its config turns
+    off LayerDrop and transformers' SpecAugment, which a 2-layer student trained
+    on teacher targets must not have.
+
+    Arguments
+    ---------
+    teacher : SSLEncoder or transformers.PreTrainedModel
+        The teacher (wav2vec 2.0, HuBERT or WavLM; post-LN BASE or
+        ``do_stable_layer_norm`` LARGE style).
+    num_layers : int
+        Transformer layers the student keeps.
+
+    Returns
+    -------
+    student : transformers.PreTrainedModel
+        Same class as the teacher's model, ``num_layers`` layers, own weights.
+
+    Example
+    -------
+    >>> import torch
+    >>> from kdsrl_lobes.configs import speech_config
+    >>> cfg = speech_config("wav2vec2", "tiny", num_hidden_layers=6)
+    >>> teacher = transformers.Wav2Vec2Model(cfg)
+    >>> student = build_student(teacher, num_layers=2)
+    >>> len(student.encoder.layers)
+    2
+    >>> torch.equal(student.encoder.layers[1].feed_forward.output_dense.weight,
+    ...             teacher.encoder.layers[1].feed_forward.output_dense.weight)
+    True
+    """
+    model = teacher.model if isinstance(teacher, SSLEncoder) else teacher
+    if not isinstance(model, transformers.PreTrainedModel):
+        raise ValueError(
+            "Expected an SSLEncoder or a transformers model as teacher, found "
+            f"{type(teacher).__name__}"
+        )
+    teacher_layers = model.config.num_hidden_layers
+    if not 1 <= num_layers <= teacher_layers:
+        raise ValueError(
+            f"num_layers must be between 1 and the teacher's {teacher_layers} "
+            f"layers, found {num_layers}"
+        )
+    config = copy.deepcopy(model.config)
+    config.num_hidden_layers = num_layers
+    config.layerdrop = 0.0
+    config.apply_spec_augment = False
+    student = type(model)(config)
+    teacher_state = model.state_dict()
+    student_state = student.state_dict()
+    missing = [key for key in student_state if key not in teacher_state]
+    if missing:
+        raise ValueError(f"Student parameters missing from the teacher: {missing[:5]}")
+    # Every student key (CNN, projection, positional conv, encoder layer norm,
+    # layers 0..num_layers-1, masked_spec_embed) exists in the teacher under
+    # the same name; later layers are simply not asked for.
+    student.load_state_dict(
+        {key: teacher_state[key].clone() for key in student_state}, strict=True
+    )
+    student.train()
+    return student
+
+
+def build_student_encoder(teacher: SSLEncoder, num_layers: int = 2) -> SSLEncoder:
+    """`build_student` wrapped as a trainable `SSLEncoder` that preprocesses audio
+    exactly as the teacher does (normalisation, attention mask).
+
+    Example
+    -------
+    >>> import torch
+    >>> from kdsrl_lobes.configs import speech_config
+    >>> cfg = speech_config("hubert", "tiny", num_hidden_layers=4)
+    >>> teacher = SSLEncoder(transformers.HubertModel(cfg), layers=[4], freeze=True)
+    >>> student = build_student_encoder(teacher)
+    >>> student(torch.randn(2, 800)).shape
+    torch.Size([2, 79, 16])
+    """
+    return SSLEncoder(
+        build_student(teacher, num_layers=num_layers),
+        normalize_waveform=teacher.normalize_waveform,
+        use_attention_mask=teacher.use_attention_mask,
+        source=teacher.source,
+    )
