@@ -208,6 +208,11 @@ class SSLEncoder(torch.nn.Module):
             mask if use_attention_mask is None else bool(use_attention_mask)
         )
         config.apply_spec_augment = apply_spec_augment
+        masked_embed = getattr(model, "masked_spec_embed", None)
+        if masked_embed is not None and not apply_spec_augment:
+            # Unused without SpecAugment: a trainable parameter that never gets
+            # a gradient breaks DDP (and clutters optimisers).
+            masked_embed.requires_grad_(False)
         if layerdrop is not None:
             config.layerdrop = layerdrop
         self.freeze = freeze
@@ -317,15 +322,15 @@ def check_layers(layers: Sequence[int], num_layers: int, source=None) -> None:
     >>> check_layers([4, 8, 12], 6, "tiny-teacher")
     Traceback (most recent call last):
     ...
-    ValueError: Layer 8 requested but tiny-teacher has 6 transformer layers ...
+    ValueError: Layer(s) [8, 12] requested but tiny-teacher has 6 transformer ...
     """
     name = source or "the model"
-    for layer in layers:
-        if not 0 <= layer <= num_layers:
-            raise ValueError(
-                f"Layer {layer} requested but {name} has {num_layers} transformer "
-                f"layers (valid hidden_states indices: 0..{num_layers})"
-            )
+    missing = [layer for layer in layers if not 0 <= layer <= num_layers]
+    if missing:
+        raise ValueError(
+            f"Layer(s) {missing} requested but {name} has {num_layers} transformer "
+            f"layers (valid hidden_states indices: 0..{num_layers})"
+        )
 
 
 def load_encoder(

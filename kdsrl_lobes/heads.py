@@ -10,6 +10,7 @@ import torch
 from speechbrain.lobes.models.ECAPA_TDNN import Classifier
 from speechbrain.nnet.losses import AdditiveAngularMargin, LogSoftmaxWrapper
 
+from kdsrl_lobes.encoder import check_layers
 from kdsrl_lobes.pooling import MaskedStatisticsPooling
 from kdsrl_lobes.teacher import DEFAULT_TARGET_LAYERS
 
@@ -72,12 +73,7 @@ class PredictionHeads(torch.nn.Module):
     def check_teacher(self, num_layers: int, hidden_size: int, name="teacher"):
         """Raises a ValueError, before any training, if the teacher lacks a
         target layer or its hidden size differs from the heads' output size."""
-        for layer in self.target_layers:
-            if not 0 <= layer <= num_layers:
-                raise ValueError(
-                    f"Prediction head for layer {layer}, but the {name} has "
-                    f"{num_layers} transformer layers"
-                )
+        check_layers(self.target_layers, num_layers, f"the {name}")
         if hidden_size != self.output_size:
             raise ValueError(
                 f"Prediction heads output {self.output_size} features but the "

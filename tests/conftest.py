@@ -1,0 +1,26 @@
+"""Shared fixtures: tiny random-init teachers saved to a temp dir (no hub)."""
+
+import pytest
+
+from kdsrl_lobes.configs import random_speech_model
+
+ARCHS = ("wav2vec2", "hubert", "wavlm")
+STYLES = (False, True)  # post-LN BASE style, pre-LN LARGE style
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher_dir(tmp_path_factory):
+    """Returns a function ``(arch, stable_layer_norm) -> directory`` of a saved
+    tiny 4-layer teacher; each is built once per session."""
+    cache = {}
+
+    def make(arch="hubert", stable_layer_norm=False):
+        key = (arch, stable_layer_norm)
+        if key not in cache:
+            path = tmp_path_factory.mktemp(f"{arch}_{int(stable_layer_norm)}")
+            model = random_speech_model(arch, "tiny", stable_layer_norm, seed=1)
+            model.save_pretrained(path)
+            cache[key] = str(path)
+        return cache[key]
+
+    return make
