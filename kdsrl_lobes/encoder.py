@@ -231,6 +231,10 @@ class SSLEncoder(torch.nn.Module):
         """Number of transformer layers."""
         return self.model.config.num_hidden_layers
 
+    def num_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Output frames of the CNN for ``num_samples`` input samples (exact)."""
+        return self.model._get_feat_extract_output_lengths(num_samples)
+
     def train(self, mode: bool = True):
         """Sets training mode; a frozen encoder stays in eval mode (no dropout)."""
         super().train(mode)

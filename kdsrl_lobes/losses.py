@@ -95,6 +95,14 @@ class DistillationLoss(torch.nn.Module):
         super().__init__()
         self.target_layers = [int(i) for i in target_layers]
 
+    def term_names(self) -> list:
+        """Names of the logged terms without the stage prefix."""
+        return [
+            f"{kind}_layer{layer}"
+            for layer in self.target_layers
+            for kind in ("l1", "cos")
+        ]
+
     def forward(
         self,
         preds: torch.Tensor,

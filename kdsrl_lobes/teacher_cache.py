@@ -1,0 +1,118 @@
+"""Disk cache of a frozen teacher's target layers, per utterance crop.
+
+On a small corpus distilled for many epochs the teacher forward pass is most of
+the cost of a step. With fixed crops (`kdsrl_lobes.crops.choose_crop` with
+``deterministic=True``) the targets of a crop never change, so they are computed
+once, stored in fp16 and read back in later epochs.
+
+Authors
+ * kdsrl team 2026
+"""
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+
+import torch
+from speechbrain.utils.logger import get_logger
+
+from kdsrl_lobes.encoder import SSLEncoder
+
+logger = get_logger(__name__)
+
+
+def teacher_fingerprint(teacher: SSLEncoder) -> str:
+    """A hash of the teacher's config, selected layers, preprocessing and
+    weights: a cache made by another teacher is never read.
+
+    Example
+    -------
+    >>> from kdsrl_lobes.configs import random_speech_model
+    >>> a = SSLEncoder(random_speech_model("hubert", "tiny", seed=0), layers=[2])
+    >>> b = SSLEncoder(random_speech_model("hubert", "tiny", seed=1), layers=[2])
+    >>> teacher_fingerprint(a) == teacher_fingerprint(b)
+    False
+    """
+    digest = hashlib.sha1()
+    digest.update(teacher.model.config.to_json_string().encode())
+    digest.update(
+        repr(
+            (teacher.layers, teacher.normalize_waveform, teacher.use_attention_mask)
+        ).encode()
+    )
+    with torch.no_grad():
+        for name, param in teacher.model.state_dict().items():
+            digest.update(name.encode())
+            digest.update(repr(float(param.double().abs().sum())).encode())
+    return digest.hexdigest()[:16]
+
+
+class TeacherCache:
+    """Returns teacher targets for a batch, computing and storing the missing ones.
+
+    Arguments
+    ---------
+    teacher : SSLEncoder
+        Frozen teacher with ``layers`` set.
+    cache_dir : str
+        Folder for the cache; a sub-folder per teacher fingerprint is used.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from kdsrl_lobes.configs import random_speech_model
+    >>> teacher = SSLEncoder(random_speech_model("hubert", "tiny"), layers=[2, 4],
+    ...                      freeze=True)
+    >>> cache = TeacherCache(teacher, tempfile.mkdtemp())
+    >>> wav, lens = torch.randn(2, 1600), torch.tensor([1.0, 0.5])
+    >>> first = cache(wav, lens, ["a@0-1600", "b@0-800"])
+    >>> again = cache(wav, lens, ["a@0-1600", "b@0-800"])
+    >>> first.shape, cache.hits, cache.misses
+    (torch.Size([2, 2, 159, 16]), 2, 2)
+    """
+
+    def __init__(self, teacher: SSLEncoder, cache_dir: str):
+        if teacher.layers is None:
+            raise ValueError("TeacherCache needs a teacher with target layers set")
+        self.teacher = teacher
+        self.folder = os.path.join(cache_dir, teacher_fingerprint(teacher))
+        os.makedirs(self.folder, exist_ok=True)
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, key: str) -> str:
+        safe = re.sub(r"[^A-Za-z0-9_.@-]", "_", key)
+        return os.path.join(self.folder, f"{safe}.pt")
+
+    def __call__(
+        self, wav: torch.Tensor, wav_lens: torch.Tensor, keys: Sequence[str]
+    ) -> torch.Tensor:
+        """Targets ``[batch, layers, frames, hidden]`` (float32) for the batch;
+        ``keys`` name each crop (utterance id and sample range)."""
+        if len(keys) != wav.shape[0]:
+            raise ValueError(
+                f"Expected one cache key per utterance ({wav.shape[0]}), "
+                f"found {len(keys)}"
+            )
+        paths = [self._path(key) for key in keys]
+        total = int(self.teacher.num_frames(torch.tensor(wav.shape[1])))
+        if all(os.path.isfile(p) for p in paths):
+            self.hits += len(paths)
+            items = [torch.load(p, weights_only=True) for p in paths]
+            out = items[0].new_zeros(
+                (len(items), items[0].shape[0], total, items[0].shape[2])
+            )
+            for b, item in enumerate(items):
+                out[b, :, : item.shape[1]] = item
+            return out.to(device=wav.device, dtype=torch.float32)
+        self.misses += len(paths)
+        targets = self.teacher(wav, wav_lens)  # B x L x T x D
+        abs_lens = torch.round(wav_lens * wav.shape[1]).long().cpu()
+        frames = self.teacher.num_frames(abs_lens)
+        for b, path in enumerate(paths):
+            item = targets[b, :, : int(frames[b])].detach().to("cpu", torch.float16)
+            tmp = f"{path}.tmp{os.getpid()}"
+            torch.save(item.clone(), tmp)
+            os.replace(tmp, path)  # atomic: a killed run leaves no half file
+        return targets

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Layer-wise distillation of a self-supervised teacher into a 2-layer student.
+
+The student keeps the teacher's CNN and first transformer layers (copied) and
+learns, through one prediction head per target layer, to reproduce teacher
+layers 4, 8 and 12 with the L1 + cosine loss (paper section 2.2, DistilHuBERT).
+
+To run:
+    python train.py hparams/distill_hubert.yaml --data_folder=<LibriSpeech> \
+        --teacher_source=facebook/hubert-base-ls960 --output_folder=<dir>
+
+Multi-process (SpeechBrain DDP; gloo on CPU, nccl on GPU):
+    torchrun --nproc_per_node=2 train.py hparams/distill_hubert.yaml \
+        --distributed_backend=gloo ...
+
+Authors
+ * kdsrl team 2026
+"""
+
+import os
+import sys
+
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import if_main_process, run_on_main
+from speechbrain.utils.logger import get_logger
+
+from kdsrl_lobes.checkpoints import attach_config_guard
+from kdsrl_lobes.crops import crop_pipeline
+from kdsrl_lobes.data import prepare_librispeech
+from kdsrl_lobes.plotting import plot_train_log
+from kdsrl_lobes.teacher_cache import TeacherCache
+
+logger = get_logger(__name__)
+
+
+class DistillBrain(sb.Brain):
+    """Trains the student and its prediction heads on frozen teacher targets."""
+
+    def on_fit_start(self):
+        """Moves the frozen teacher (not a module: never checkpointed or
+        DDP-wrapped) to the device and sets up the optional target cache."""
+        self.hparams.teacher.to(self.device)
+        self.cache = None
+        if self.hparams.teacher_cache:
+            self.cache = TeacherCache(self.hparams.teacher, self.hparams.cache_folder)
+        super().on_fit_start()
+
+    def teacher_targets(self, wavs, lens, crop_ids):
+        """``[batch, layers, frames, dim]`` from the cache or the teacher."""
+        if self.cache is not None:
+            return self.cache(wavs, lens, crop_ids)
+        return self.hparams.teacher(wavs, lens)
+
+    def compute_forward(self, batch, stage):
+        """Student -> prediction heads, beside the teacher's targets."""
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        targets = self.teacher_targets(wavs, lens, batch.crop_id)
+        preds = self.modules.prediction_heads(self.modules.student(wavs, lens))
+        return preds, targets
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Sum over target layers of L1 + cosine; per-layer terms are averaged
+        over the stage for the log."""
+        preds, targets = predictions
+        _, lens = batch.sig
+        loss, terms = self.hparams.distillation_loss(preds, targets, lens)
+        for name, value in terms.items():
+            self.term_sums[name] = self.term_sums.get(name, 0.0) + float(value)
+        self.term_count += 1
+        return loss
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Warm-up / linear-decay learning rate, per optimiser step."""
+        if should_step:
+            self.hparams.lr_scheduler(self.optimizer)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the per-layer term accumulators."""
+        self.term_sums = {}
+        self.term_count = 0
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs loss and per-layer terms, checkpoints, exports the student and
+        redraws the curves."""
+        stats = {"loss": stage_loss}
+        stats.update(
+            {k: v / max(1, self.term_count) for k, v in sorted(self.term_sums.items())}
+        )
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        if stage == sb.Stage.VALID:
+            self.hparams.train_logger.log_stats(
+                {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            self.checkpointer.save_and_keep_only(
+                meta={"loss": stage_loss}, min_keys=["loss"]
+            )
+            if if_main_process():
+                plot_train_log(
+                    self.hparams.train_log,
+                    self.hparams.curves_png,
+                    metrics=["loss", *self.hparams.distillation_loss.term_names()],
+                    title="Layer-wise distillation",
+                )
+
+    def export_student(self, directory):
+        """Saves the best student (lowest valid loss) as a transformers model
+        directory, without the prediction heads."""
+        self.checkpointer.recover_if_possible(min_key="loss")
+        if if_main_process():
+            student = self.modules.student
+            student = getattr(student, "module", student)  # unwrap DDP
+            student.save_pretrained(directory)
+            logger.info("Distilled student saved to %s", directory)
+
+
+def dataio_prepare(hparams):
+    """Train (the listed splits, merged) and valid datasets of crops."""
+    save = hparams["save_folder"]
+    train_csvs = [f"{split}.csv" for split in hparams["train_splits"]]
+    run_on_main(
+        sb.dataio.dataio.merge_csvs,
+        kwargs={"data_folder": save, "csv_lst": train_csvs, "merged_csv": "train.csv"},
+    )
+    datasets = {}
+    for name, csv, deterministic in (
+        ("train", "train.csv", hparams["teacher_cache"]),
+        ("valid", f"{hparams['valid_split']}.csv", True),
+    ):
+        data = sb.dataio.dataset.DynamicItemDataset.from_csv(os.path.join(save, csv))
+        data = data.filtered_sorted(key_min_value={"duration": hparams["min_duration"]})
+        data.add_dynamic_item(crop_pipeline(hparams["crop_seconds"], deterministic))
+        data.set_output_keys(["id", "sig", "crop_id"])
+        datasets[name] = data
+    return datasets
+
+
+def check_setup(hparams):
+    """Fails before any training when heads, teacher and student disagree."""
+    teacher, student = hparams["teacher"], hparams["student"]
+    hparams["prediction_heads"].check_teacher(
+        teacher.num_layers, teacher.hidden_size, f"teacher {hparams['teacher_source']}"
+    )
+    if hparams["prediction_heads"].input_size != student.hidden_size:
+        raise ValueError(
+            f"Prediction heads take {hparams['prediction_heads'].input_size} "
+            f"features but the student's hidden size is {student.hidden_size}"
+        )
+
+
+def main(argv):
+    """Parses the command line, prepares data, distils, exports the student."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    check_setup(hparams)
+    run_on_main(
+        prepare_librispeech,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["save_folder"],
+            "splits": [*hparams["train_splits"], hparams["valid_split"]],
+        },
+    )
+    datasets = dataio_prepare(hparams)
+    teacher = hparams["teacher"]
+    attach_config_guard(
+        hparams["checkpointer"],
+        teacher_type=teacher.model.config.model_type,
+        teacher_layers=teacher.num_layers,
+        teacher_hidden=teacher.hidden_size,
+        target_layers=hparams["target_layers"],
+        student_layers=hparams["student_layers"],
+        prediction_head_hidden=hparams["prediction_head_hidden"],
+    )
+    brain = DistillBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=hparams["train_dataloader_opts"],
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    brain.export_student(hparams["student_folder"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

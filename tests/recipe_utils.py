@@ -1,0 +1,55 @@
+"""Helpers to import and run recipe scripts from the tests."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def recipe_path(*parts):
+    """Absolute path of a file under recipes/."""
+    return os.path.join(ROOT, "recipes", *parts)
+
+
+def load_recipe(*parts):
+    """Imports a recipe's train.py as a module (without running main)."""
+    path = recipe_path(*parts)
+    name = "recipe_" + "_".join(p.replace(".py", "") for p in parts)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_recipe(script, args, nproc=0, timeout=600, check=True, **popen):
+    """Runs a recipe in a subprocess (under torchrun with ``nproc`` > 0)."""
+    if nproc:
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={nproc}",
+            "--master_port=29517",
+            script,
+            *args,
+        ]
+    else:
+        cmd = [sys.executable, script, *args]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    result = subprocess.run(
+        cmd,
+        cwd=os.path.dirname(script),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}"
+            f"\n{result.stderr[-5000:]}"
+        )
+    return result

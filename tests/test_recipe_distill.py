@@ -1,0 +1,180 @@
+"""Distillation recipe on the quick corpus with a tiny 4-layer teacher."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import transformers
+
+from .recipe_utils import load_recipe, recipe_path, run_recipe
+
+SCRIPT = recipe_path("LibriSpeech", "distill", "train.py")
+HPARAMS = recipe_path(
+    "LibriSpeech", "distill", "hparams", "distill_hubert_embedded.yaml"
+)
+
+
+def _args(corpus, teacher, out, *extra):
+    return [
+        HPARAMS,
+        f"--data_folder={os.path.join(corpus, 'LibriSpeech')}",
+        f"--teacher_source={teacher}",
+        f"--output_folder={out}",
+        "--target_layers=[2, 4]",
+        *[
+            a
+            for a in ("--number_of_epochs=1", "--batch_size=4")
+            if a.split("=")[0] not in {e.split("=")[0] for e in extra}
+        ],
+        "--crop_seconds=1.0",
+        "--total_steps=20",
+        "--noprogressbar",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def distilled(quick_corpus, tiny_teacher_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("distill")
+    run_recipe(SCRIPT, _args(quick_corpus, tiny_teacher_dir(), out))
+    return str(out)
+
+
+def test_outputs_student_log_and_plot(distilled, tiny_teacher_dir):
+    student_dir = os.path.join(distilled, "student")
+    student = transformers.AutoModel.from_pretrained(student_dir)
+    assert type(student).__name__ == "HubertModel"
+    assert student.config.num_hidden_layers == 2
+    teacher = transformers.AutoModel.from_pretrained(tiny_teacher_dir())
+    trained = student.encoder.layers[1].feed_forward.output_dense.weight
+    initial = teacher.encoder.layers[1].feed_forward.output_dense.weight
+    assert not torch.equal(trained, initial), "distillation changed nothing"
+    assert os.path.isfile(os.path.join(student_dir, "preprocessor_config.json"))
+    with open(os.path.join(distilled, "train_log.txt")) as f:
+        log = f.read()
+    for key in ("train loss", "valid loss", "valid l1_layer2", "valid cos_layer4"):
+        assert key in log
+    assert os.path.getsize(os.path.join(distilled, "distill_curves.png")) > 1000
+    # the teacher cache was filled with one fp16 file per training crop
+    cached = [
+        f for _, _, fs in os.walk(os.path.join(distilled, "teacher_cache")) for f in fs
+    ]
+    assert cached and all(f.endswith(".pt") for f in cached)
+
+
+def test_checkpoint_from_another_config_is_refused(
+    distilled, quick_corpus, tiny_teacher_dir
+):
+    result = run_recipe(
+        SCRIPT,
+        _args(quick_corpus, tiny_teacher_dir(), distilled, "--student_layers=1"),
+        check=False,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "another configuration: student_layers: checkpoint 2, now 1" in output
+
+
+def test_layers_the_teacher_lacks_fail_before_training(
+    quick_corpus, tiny_teacher_dir, tmp_path
+):
+    args = _args(quick_corpus, tiny_teacher_dir(), tmp_path)
+    args[4] = "--target_layers=[4, 8, 12]"
+    result = run_recipe(SCRIPT, args, check=False)
+    assert result.returncode != 0
+    assert "Layer(s) [8, 12] requested" in result.stdout + result.stderr
+    assert not os.path.exists(os.path.join(tmp_path, "save"))
+
+
+def test_loss_falls_on_a_fixed_batch(quick_corpus, tiny_teacher_dir, tmp_path):
+    import speechbrain as sb
+    from hyperpyyaml import load_hyperpyyaml
+
+    recipe = load_recipe("LibriSpeech", "distill", "train.py")
+    overrides = {
+        "data_folder": os.path.join(quick_corpus, "LibriSpeech"),
+        "teacher_source": tiny_teacher_dir(),
+        "output_folder": str(tmp_path),
+        "target_layers": [2, 4],
+        "crop_seconds": 1.0,
+        "teacher_cache": False,
+        "lr": 0.002,
+        "warmup_steps": 0,
+    }
+    with open(HPARAMS) as f:
+        hparams = load_hyperpyyaml(f, overrides)
+    from kdsrl_lobes.data import prepare_librispeech
+
+    prepare_librispeech(
+        overrides["data_folder"],
+        hparams["save_folder"],
+        ["train-clean-100", "dev-clean"],
+    )
+    data = recipe.dataio_prepare(hparams)["train"]
+    batch = sb.dataio.batch.PaddedBatch([data[i] for i in range(4)])
+    brain = recipe.DistillBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts={"device": "cpu"},
+        checkpointer=None,
+    )
+    brain.on_fit_start()
+    brain.on_stage_start(sb.Stage.TRAIN)
+    losses = [float(brain.fit_batch(batch)) for _ in range(6)]
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < losses[0]
+
+
+def test_killed_run_resumes_from_intra_epoch_checkpoint(
+    quick_corpus, tiny_teacher_dir, tmp_path
+):
+    args = _args(
+        quick_corpus,
+        tiny_teacher_dir(),
+        tmp_path,
+        "--ckpt_interval_minutes=0",
+        "--ckpt_interval_steps=1",
+        "--batch_size=2",
+        "--number_of_epochs=2",
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(
+        [sys.executable, SCRIPT, *args],
+        cwd=os.path.dirname(SCRIPT),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    save = os.path.join(tmp_path, "save")
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.isdir(save) and any(d.startswith("CKPT") for d in os.listdir(save)):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "run ended before an intra-epoch checkpoint"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not os.path.isdir(os.path.join(tmp_path, "student"))
+    run_recipe(SCRIPT, args)
+    with open(os.path.join(tmp_path, "log.txt")) as f:
+        assert "Loading a checkpoint from" in f.read()
+    assert os.path.isfile(os.path.join(tmp_path, "student", "model.safetensors"))
+    with open(os.path.join(tmp_path, "train_log.txt")) as f:
+        epochs = [line.split(",")[0] for line in f]
+    assert epochs == ["epoch: 1", "epoch: 2"]
+
+
+def test_ddp_with_two_processes(quick_corpus, tiny_teacher_dir, tmp_path):
+    run_recipe(
+        SCRIPT,
+        _args(quick_corpus, tiny_teacher_dir(), tmp_path, "--distributed_backend=gloo"),
+        nproc=2,
+    )
+    assert os.path.isfile(os.path.join(tmp_path, "student", "model.safetensors"))
+    with open(os.path.join(tmp_path, "train_log.txt")) as f:
+        assert len(f.readlines()) == 1  # logged by the main process only
