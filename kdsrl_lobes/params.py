@@ -1,7 +1,8 @@
 """Parameter accounting: teacher, student encoder, distillation and task heads.
 
 ``python -m kdsrl_lobes.params --arch hubert`` builds the BASE config with random
-weights (nothing is downloaded) and prints the table.
+weights (nothing is downloaded) and prints the table; ``--source DIR`` counts a
+saved teacher instead.
 
 Authors
  * kdsrl team 2026
@@ -14,7 +15,8 @@ from collections.abc import Sequence
 import torch
 import transformers
 
-from kdsrl_lobes.configs import ARCHITECTURES, random_speech_model
+from kdsrl_lobes.configs import ARCHITECTURES, SIZES, random_speech_model
+from kdsrl_lobes.encoder import load_hf_speech_model
 from kdsrl_lobes.heads import KWSHead, PredictionHeads, SVHead
 from kdsrl_lobes.student import build_student
 from kdsrl_lobes.teacher import DEFAULT_TARGET_LAYERS
@@ -93,6 +95,12 @@ def main(argv=None) -> dict[str, int]:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="hubert")
+    parser.add_argument(
+        "--size", choices=sorted(SIZES), default="base", help="named config to build"
+    )
+    parser.add_argument(
+        "--source", default=None, help="count a saved teacher (directory or hub id)"
+    )
     parser.add_argument("--num_layers", type=int, default=2)
     parser.add_argument(
         "--target_layers", type=int, nargs="+", default=list(DEFAULT_TARGET_LAYERS)
@@ -102,7 +110,12 @@ def main(argv=None) -> dict[str, int]:
     parser.add_argument("--embedding_size", type=int, default=256)
     parser.add_argument("--json", action="store_true", help="print JSON instead")
     args = parser.parse_args(argv)
-    teacher = random_speech_model(args.arch, "base")  # random weights
+    if args.source:
+        teacher = load_hf_speech_model(args.source)
+        title = args.source
+    else:
+        teacher = random_speech_model(args.arch, args.size)  # random weights
+        title = f"{args.arch} {args.size}"
     table = parameter_table(
         teacher,
         num_layers=args.num_layers,
@@ -114,7 +127,7 @@ def main(argv=None) -> dict[str, int]:
     if args.json:
         print(json.dumps(table, indent=2))
     else:
-        print(format_table(table, f"{args.arch} BASE"))
+        print(format_table(table, title))
     return table
 
 
