@@ -173,8 +173,8 @@ class SSLEncoder(torch.nn.Module):
     >>> from kdsrl_lobes.configs import speech_config
     >>> cfg = speech_config("wav2vec2", "tiny", num_hidden_layers=3)
     >>> enc = SSLEncoder(transformers.Wav2Vec2Model(cfg), layers=[0, 3])
-    >>> enc(torch.randn(2, 400), torch.tensor([1.0, 0.6])).shape
-    torch.Size([2, 2, 39, 16])
+    >>> enc(torch.randn(2, 16000), torch.tensor([1.0, 0.6])).shape
+    torch.Size([2, 2, 49, 16])
     """
 
     def __init__(
@@ -371,8 +371,8 @@ def load_encoder(
     >>> cfg = speech_config("wavlm", "tiny", num_hidden_layers=2)
     >>> tmp = tempfile.mkdtemp()
     >>> transformers.WavLMModel(cfg).save_pretrained(tmp)
-    >>> load_encoder(tmp)(torch.randn(1, 800)).shape
-    torch.Size([1, 79, 16])
+    >>> load_encoder(tmp)(torch.randn(1, 16000)).shape
+    torch.Size([1, 49, 16])
     """
     model = load_hf_speech_model(source, cache_dir=cache_dir, revision=revision)
     return SSLEncoder(model, layers=layers, freeze=freeze, source=source, **kwargs)

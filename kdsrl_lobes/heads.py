@@ -154,10 +154,10 @@ class SVHead(torch.nn.Module):
     Example
     -------
     >>> head = SVHead(input_size=16, embedding_size=8, n_speakers=5)
-    >>> emb = head(torch.randn(4, 20, 16), torch.ones(4))
-    >>> emb.shape
-    torch.Size([4, 8])
-    >>> head.loss(emb, torch.tensor([0, 1, 2, 3])).shape
+    >>> emb, logits = head(torch.randn(4, 20, 16), torch.ones(4), classify=True)
+    >>> emb.shape, logits.shape
+    (torch.Size([4, 8]), torch.Size([4, 5]))
+    >>> head.loss(logits, torch.tensor([0, 1, 2, 3])).shape
     torch.Size([])
     """
 
@@ -187,24 +187,32 @@ class SVHead(torch.nn.Module):
         self.aam = LogSoftmaxWrapper(AdditiveAngularMargin(margin=margin, scale=scale))
 
     def forward(
-        self, x: torch.Tensor, lengths: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Returns speaker embeddings ``[batch, embedding_size]``."""
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        classify: bool = False,
+    ):
+        """Speaker embeddings ``[batch, embedding_size]`` of features
+        ``[batch, time, input_size]``; with ``classify`` also the cosine logits
+        ``[batch, n_speakers]`` over the training speakers (computing them inside
+        ``forward`` keeps the classifier's gradients under DDP's hooks)."""
         _check_features(x, self.input_size, "SVHead")
-        return self.embedding(self.pooling(x, lengths))
+        embeddings = self.embedding(self.pooling(x, lengths))
+        if not classify:
+            return embeddings
+        return embeddings, self.cosine_logits(embeddings)
 
     def cosine_logits(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Cosine similarity of each embedding to each speaker ``[batch, n]``."""
         return self.classifier(embeddings).squeeze(1)
 
-    def loss(self, embeddings: torch.Tensor, spk_ids: torch.Tensor) -> torch.Tensor:
-        """AAM softmax loss of embeddings ``[batch, emb]`` against speaker indices
-        ``[batch]`` (or ``[batch, 1]``)."""
+    def loss(self, cosine_logits: torch.Tensor, spk_ids: torch.Tensor) -> torch.Tensor:
+        """AAM softmax loss of cosine logits ``[batch, n_speakers]`` against
+        speaker indices ``[batch]`` (or ``[batch, 1]``)."""
         spk_ids = spk_ids.reshape(-1)
         if spk_ids.numel() and int(spk_ids.max()) >= self.n_speakers:
             raise ValueError(
                 f"Speaker index {int(spk_ids.max())} out of range for a head "
                 f"over {self.n_speakers} speakers"
             )
-        cos = self.classifier(embeddings)  # B x 1 x N
-        return self.aam(cos, spk_ids.unsqueeze(1))
+        return self.aam(cosine_logits.unsqueeze(1), spk_ids.unsqueeze(1))

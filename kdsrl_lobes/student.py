@@ -93,8 +93,8 @@ def build_student_encoder(teacher: SSLEncoder, num_layers: int = 2) -> SSLEncode
     >>> cfg = speech_config("hubert", "tiny", num_hidden_layers=4)
     >>> teacher = SSLEncoder(transformers.HubertModel(cfg), layers=[4], freeze=True)
     >>> student = build_student_encoder(teacher)
-    >>> student(torch.randn(2, 800)).shape
-    torch.Size([2, 79, 16])
+    >>> student(torch.randn(2, 16000)).shape
+    torch.Size([2, 49, 16])
     """
     return SSLEncoder(
         build_student(teacher, num_layers=num_layers),

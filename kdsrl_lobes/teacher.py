@@ -48,8 +48,8 @@ def load_teacher(
     >>> tmp = tempfile.mkdtemp()
     >>> transformers.HubertModel(cfg).save_pretrained(tmp)
     >>> teacher = load_teacher(tmp, layers=[2, 4])
-    >>> teacher(torch.randn(2, 800)).shape
-    torch.Size([2, 2, 79, 16])
+    >>> teacher(torch.randn(2, 16000)).shape
+    torch.Size([2, 2, 49, 16])
     >>> any(p.requires_grad for p in teacher.parameters())
     False
     """

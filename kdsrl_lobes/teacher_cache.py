@@ -65,11 +65,11 @@ class TeacherCache:
     >>> teacher = SSLEncoder(random_speech_model("hubert", "tiny"), layers=[2, 4],
     ...                      freeze=True)
     >>> cache = TeacherCache(teacher, tempfile.mkdtemp())
-    >>> wav, lens = torch.randn(2, 1600), torch.tensor([1.0, 0.5])
-    >>> first = cache(wav, lens, ["a@0-1600", "b@0-800"])
-    >>> again = cache(wav, lens, ["a@0-1600", "b@0-800"])
+    >>> wav, lens = torch.randn(2, 16000), torch.tensor([1.0, 0.5])
+    >>> first = cache(wav, lens, ["a@0-16000", "b@0-8000"])
+    >>> again = cache(wav, lens, ["a@0-16000", "b@0-8000"])
     >>> first.shape, cache.hits, cache.misses
-    (torch.Size([2, 2, 159, 16]), 2, 2)
+    (torch.Size([2, 2, 49, 16]), 2, 2)
     """
 
     def __init__(self, teacher: SSLEncoder, cache_dir: str):

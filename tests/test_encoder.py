@@ -19,7 +19,7 @@ from .conftest import ARCHS, STYLES
 def test_teacher_returns_requested_hidden_states(tiny_teacher_dir, arch, stable):
     source = tiny_teacher_dir(arch, stable)
     teacher = load_teacher(source, layers=[0, 2, 4])
-    wav = torch.randn(2, 1600)
+    wav = torch.randn(2, 16000)
     out = teacher(wav)
     hf = transformers.AutoModel.from_pretrained(source).eval()
     with torch.no_grad():
@@ -34,7 +34,7 @@ def test_teacher_is_frozen_and_stays_in_eval(tiny_teacher_dir):
     teacher.train()
     assert not teacher.model.training
     assert all(not p.requires_grad for p in teacher.parameters())
-    wav = torch.randn(1, 1600, requires_grad=True)
+    wav = torch.randn(1, 16000, requires_grad=True)
     assert not teacher(wav).requires_grad
 
 
@@ -64,7 +64,7 @@ def test_unsupported_architecture_is_rejected(tmp_path):
 def test_audio_must_be_batch_time(tiny_teacher_dir):
     teacher = load_teacher(tiny_teacher_dir(), layers=[2, 4])
     with pytest.raises(ValueError, match=r"Expected \[batch, time\] audio, found"):
-        teacher(torch.randn(2, 1, 1600))
+        teacher(torch.randn(2, 1, 16000))
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -72,9 +72,9 @@ def test_padding_does_not_change_valid_frames(tiny_teacher_dir, arch):
     # LARGE style (layer-norm CNN) with an attention mask is padding-invariant.
     encoder = load_encoder(tiny_teacher_dir(arch, True), use_attention_mask=True)
     encoder.eval()
-    short = torch.randn(1, 1200)
-    padded = torch.cat([short, 5 * torch.randn(1, 800)], dim=1)
-    batch = torch.cat([padded, torch.randn(1, 2000)])
+    short = torch.randn(1, 12000)
+    padded = torch.cat([short, 5 * torch.randn(1, 8000)], dim=1)
+    batch = torch.cat([padded, torch.randn(1, 20000)])
     alone = encoder(short)
     together = encoder(batch, torch.tensor([0.6, 1.0]))
     frames = alone.shape[1]
@@ -109,5 +109,5 @@ def test_preprocessing_is_read_from_preprocessor_config(tiny_teacher_dir, tmp_pa
 def test_trainable_encoder_gets_gradients():
     encoder = SSLEncoder(random_speech_model("hubert", "tiny"))
     encoder.train()
-    encoder(torch.randn(2, 1600)).pow(2).mean().backward()
+    encoder(torch.randn(2, 16000)).pow(2).mean().backward()
     assert all(p.grad is not None for p in encoder.model.encoder.parameters())

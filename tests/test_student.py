@@ -53,7 +53,7 @@ def test_student_round_trip_through_automodel(tiny_teacher_dir, tmp_path, arch):
     assert (tmp_path / "model.safetensors").exists()
     loaded = transformers.AutoModel.from_pretrained(tmp_path).eval()
     assert type(loaded) is type(student)
-    wav = torch.randn(2, 1600)
+    wav = torch.randn(2, 16000)
     with torch.no_grad():
         torch.testing.assert_close(
             loaded(wav).last_hidden_state,
@@ -73,7 +73,7 @@ def test_gradients_reach_student_and_heads_never_teacher(tiny_teacher_dir):
     teacher = load_teacher(tiny_teacher_dir(), layers=[2, 4])
     student = build_student_encoder(teacher, num_layers=2)
     heads = PredictionHeads(16, 16, target_layers=[2, 4])
-    wav, lens = torch.randn(2, 1600), torch.tensor([1.0, 0.7])
+    wav, lens = torch.randn(2, 16000), torch.tensor([1.0, 0.7])
     targets = teacher(wav, lens)
     loss, _ = DistillationLoss([2, 4])(heads(student(wav, lens)), targets, lens)
     loss.backward()

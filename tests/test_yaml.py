@@ -52,7 +52,7 @@ def test_distillation_fragment_wires_teacher_student_heads(tiny_teacher_dir, tmp
         hp = load_hyperpyyaml(
             f, {"teacher_source": tiny_teacher_dir(), "target_layers": [2, 4]}
         )
-    wav = torch.randn(2, 1600)
+    wav = torch.randn(2, 16000)
     targets = hp["teacher"](wav)
     preds = hp["prediction_heads"](hp["student"](wav))
     loss, terms = hp["distillation_loss"](preds, targets)

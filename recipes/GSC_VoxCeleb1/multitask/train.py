@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Multi-task fine-tuning: keyword spotting (GSC V1) + speaker verification
+(VoxCeleb1) with one speech encoder and two linear heads (paper section 2.3).
+
+Every iteration takes one KWS batch (an update on its cross-entropy) and then one
+SV batch (an update on its additive-angular-margin loss); ``hparams/kws.yaml``
+and ``hparams/sv.yaml`` train one task with the same code. At the end the best
+checkpoint is evaluated: KWS test accuracy and confusion matrix, SV EER/minDCF
+on the trial list and a DET curve, all in ``<output_folder>/metrics.json``.
+
+To run:
+    python train.py hparams/multitask.yaml --encoder_source=<dir or hub id> \
+        --gsc_folder=<speech_commands_v0.01> --voxceleb_folder=<voxceleb1>
+To evaluate a trained output folder again: add ``--test_only``.
+Multi-process: ``torchrun --nproc_per_node=2 train.py ... --distributed_backend=gloo``
+
+Authors
+ * kdsrl team 2026
+"""
+
+import json
+import os
+import sys
+
+import speechbrain as sb
+import torch
+import torch.nn.functional as F
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import if_main_process, run_on_main
+from speechbrain.utils.logger import get_logger
+
+from kdsrl_lobes.checkpoints import attach_config_guard
+from kdsrl_lobes.crops import choose_crop
+from kdsrl_lobes.data import (
+    GSC_CLASSES,
+    load_audio,
+    prepare_gsc,
+    prepare_voxceleb1,
+    read_trials,
+)
+from kdsrl_lobes.interleave import BatchInterleaver
+from kdsrl_lobes.metrics import (
+    confusion_matrix,
+    plot_confusion,
+    plot_det,
+    score_trials,
+    verification_metrics,
+)
+from kdsrl_lobes.params import count_parameters
+from kdsrl_lobes.plotting import plot_train_log
+from kdsrl_lobes.yaml_peek import peek_hparams
+
+logger = get_logger(__name__)
+
+
+class MultiTaskBrain(sb.Brain):
+    """Encoder + KWS head + SV head; batches are ``{task: PaddedBatch}``."""
+
+    def compute_forward(self, batch, stage):
+        """Encoder -> the head of each task in the batch."""
+        outputs = {}
+        for task, task_batch in batch.items():
+            task_batch = task_batch.to(self.device)
+            wavs, lens = task_batch.sig
+            feats = self.modules.encoder(wavs, lens)
+            if task == "kws":
+                outputs[task] = self.modules.kws_head(feats, lens)
+            else:
+                outputs[task] = self.modules.sv_head(feats, lens, classify=True)[1]
+        return outputs
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Weighted sum of the losses of the tasks in the batch; accuracy
+        counts outside training."""
+        loss = torch.zeros((), device=self.device)
+        for task, logits in predictions.items():
+            task_batch = batch[task].to(self.device)
+            if task == "kws":
+                targets = task_batch.command_encoded.data.reshape(-1)
+                task_loss = F.cross_entropy(logits, targets)
+            else:
+                targets = task_batch.spk_id_encoded.data.reshape(-1)
+                sv_head = getattr(self.modules.sv_head, "module", self.modules.sv_head)
+                task_loss = sv_head.loss(logits, targets)
+            loss = loss + self.hparams.loss_weights[task] * task_loss
+            if stage != sb.Stage.TRAIN:
+                correct = (logits.argmax(dim=-1) == targets).sum()
+                self.counts[task][0] += int(correct)
+                self.counts[task][1] += len(targets)
+        return loss
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the accuracy counters."""
+        self.counts = {task: [0, 0] for task in self.hparams.tasks}
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs, checkpoints (best = lowest summed valid error) and plots."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss}
+            return
+        stats = {"loss": stage_loss}
+        error = 0.0
+        for task, (correct, total) in self.counts.items():
+            accuracy = 100.0 * correct / max(1, total)
+            stats[f"{task}_acc"] = accuracy
+            error += 100.0 - accuracy
+        if stage == sb.Stage.VALID:
+            self.hparams.train_logger.log_stats(
+                {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            self.checkpointer.save_and_keep_only(
+                meta={"error": error, **stats}, min_keys=["error"]
+            )
+            if if_main_process():
+                plot_train_log(
+                    self.hparams.train_log,
+                    os.path.join(self.hparams.output_folder, "training_curves.png"),
+                    metrics=["loss"] + [f"{t}_acc" for t in self.hparams.tasks],
+                    title=f"Fine-tuning: {', '.join(self.hparams.tasks)}",
+                )
+
+    @torch.no_grad()
+    def evaluate_tasks(self, test_sets, trials):
+        """Test metrics of the loaded model; writes PNGs and metrics.json."""
+        self.modules.eval()
+        out = self.hparams.output_folder
+        metrics = {}
+        if "kws" in test_sets:
+            preds, targets = [], []
+            for batch in self._loader(test_sets["kws"]):
+                logits = self.compute_forward({"kws": batch}, sb.Stage.TEST)["kws"]
+                preds.append(logits.argmax(dim=-1).cpu())
+                targets.append(batch.command_encoded.data.reshape(-1))
+            matrix = confusion_matrix(
+                torch.cat(preds), torch.cat(targets), len(GSC_CLASSES)
+            )
+            metrics["kws_accuracy"] = (
+                100.0 * float(matrix.diag().sum()) / float(matrix.sum())
+            )
+            metrics["kws_num_test"] = int(matrix.sum())
+            labels = [self.hparams.label_encoder.ind2lab[i] for i in range(len(matrix))]
+            plot_confusion(matrix, labels, os.path.join(out, "kws_confusion.png"))
+        if "sv" in test_sets:
+            embeddings = {}
+            for batch in self._loader(test_sets["sv"]):
+                batch = batch.to(self.device)
+                wavs, lens = batch.sig
+                feats = self.modules.encoder(wavs, lens)
+                emb = self.modules.sv_head(feats, lens).cpu()
+                embeddings.update(zip(batch.id, emb, strict=True))
+            scores, labels = score_trials(embeddings, trials)
+            metrics.update(verification_metrics(scores, labels))
+            plot_det(scores, labels, os.path.join(out, "sv_det.png"), metrics["sv_eer"])
+        return metrics
+
+    def _loader(self, dataset):
+        return sb.dataio.dataloader.make_dataloader(
+            dataset, **self.hparams.eval_dataloader_opts
+        )
+
+
+def kws_datasets(hparams):
+    """GSC train/valid/test datasets with encoded 12-class labels."""
+    encoder = sb.dataio.encoder.CategoricalEncoder()
+    encoder.load_or_create(hparams["label_encoder_file"], from_iterables=[GSC_CLASSES])
+    encoder.expect_len(len(GSC_CLASSES))
+    hparams["label_encoder"] = encoder
+
+    @sb.utils.data_pipeline.takes("wav", "start", "stop")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio(wav, start, stop):
+        return load_audio(wav, start=int(start), stop=int(stop))
+
+    @sb.utils.data_pipeline.takes("command")
+    @sb.utils.data_pipeline.provides("command_encoded")
+    def label(command):
+        return torch.LongTensor([encoder.encode_label(command)])
+
+    datasets = {}
+    for split in ("train", "valid", "test"):
+        csv = os.path.join(hparams["data_save_folder"], "gsc", f"{split}.csv")
+        data = sb.dataio.dataset.DynamicItemDataset.from_csv(csv)
+        unknown = sorted(
+            {row["command"] for row in data.data.values()} - set(GSC_CLASSES)
+        )
+        if unknown:
+            raise ValueError(
+                f"{csv} has labels outside the 12 GSC V1 classes: {unknown[:5]}"
+            )
+        data.add_dynamic_item(audio)
+        data.add_dynamic_item(label)
+        data.set_output_keys(["id", "sig", "command_encoded"])
+        datasets[split] = data
+    return datasets
+
+
+def sv_datasets(hparams):
+    """VoxCeleb1 dev train/valid (random / fixed crops, encoded speakers) and
+    the test set of every trial file (whole utterances)."""
+    folder = os.path.join(hparams["data_save_folder"], "voxceleb1")
+    encoder = sb.dataio.encoder.CategoricalEncoder()
+    encoder.load_or_create(
+        os.path.join(hparams["output_folder"], "speaker_encoder.txt"),
+        from_didatasets=[
+            sb.dataio.dataset.DynamicItemDataset.from_csv(
+                os.path.join(folder, "train.csv")
+            )
+        ],
+        output_key="spk_id",
+    )
+    crop = int(round(hparams["sv_crop_seconds"] * 16000))
+
+    def crop_pipeline(deterministic):
+        @sb.utils.data_pipeline.takes("id", "wav", "start", "stop")
+        @sb.utils.data_pipeline.provides("sig")
+        def audio(utt_id, wav, start, stop):
+            begin, end = choose_crop(
+                int(start), int(stop), crop, key=utt_id, deterministic=deterministic
+            )
+            return load_audio(wav, start=begin, stop=end)
+
+        return audio
+
+    @sb.utils.data_pipeline.takes("spk_id")
+    @sb.utils.data_pipeline.provides("spk_id_encoded")
+    def label(spk_id):
+        return torch.LongTensor([encoder.encode_label(spk_id)])
+
+    datasets = {}
+    for split, deterministic in (("train", False), ("valid", True)):
+        data = sb.dataio.dataset.DynamicItemDataset.from_csv(
+            os.path.join(folder, f"{split}.csv")
+        )
+        data.add_dynamic_item(crop_pipeline(deterministic))
+        data.add_dynamic_item(label)
+        data.set_output_keys(["id", "sig", "spk_id_encoded"])
+        datasets[split] = data
+    test = sb.dataio.dataset.DynamicItemDataset.from_csv(
+        os.path.join(folder, "test.csv")
+    )
+    test.add_dynamic_item(_whole_audio)
+    test.set_output_keys(["id", "sig"])
+    datasets["test"] = test
+    return datasets
+
+
+@sb.utils.data_pipeline.takes("wav", "start", "stop")
+@sb.utils.data_pipeline.provides("sig")
+def _whole_audio(wav, start, stop):
+    return load_audio(wav, start=int(start), stop=int(stop))
+
+
+def trials_path(hparams):
+    """The trial list: ``trials_file`` or the one inside the VoxCeleb1 folder."""
+    if hparams.get("trials_file"):
+        return hparams["trials_file"]
+    for name in ("veri_test2.txt", "veri_test.txt"):
+        path = os.path.join(hparams["voxceleb_folder"], name)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f"No trial list (veri_test2.txt or veri_test.txt) in "
+        f"{hparams['voxceleb_folder']}: pass --trials_file"
+    )
+
+
+def prepare_data(values):
+    """Prepares the corpora of the tasks (main process, skipped when done)."""
+    save = values["data_save_folder"]
+    if "kws" in values["tasks"]:
+        run_on_main(
+            prepare_gsc,
+            kwargs={
+                "data_folder": values["gsc_folder"],
+                "save_folder": os.path.join(save, "gsc"),
+            },
+        )
+    if "sv" in values["tasks"]:
+        run_on_main(
+            prepare_voxceleb1,
+            kwargs={
+                "data_folder": values["voxceleb_folder"],
+                "save_folder": os.path.join(save, "voxceleb1"),
+                "trials": trials_path(values),
+                "valid_ratio": values["sv_valid_ratio"],
+            },
+        )
+
+
+def count_speakers(values):
+    """Number of distinct speakers in the prepared VoxCeleb1 train.csv."""
+    csv = os.path.join(values["data_save_folder"], "voxceleb1", "train.csv")
+    data = sb.dataio.dataset.DynamicItemDataset.from_csv(csv)
+    return len({row["spk_id"] for row in data.data.values()})
+
+
+def main(argv):
+    """Prepares data, fine-tunes, evaluates, writes metrics.json."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    values = peek_hparams(hparams_file, overrides)
+    tasks = list(values["tasks"])
+    if not tasks or set(tasks) - {"kws", "sv"}:
+        raise ValueError(f"Expected tasks from ['kws', 'sv'], found {tasks}")
+    prepare_data(values)
+    if "sv" in tasks:
+        found = count_speakers(values)
+        if str(values["n_speakers"]) == "auto":
+            overrides = f"{overrides}\nn_speakers: {found}"
+        elif int(values["n_speakers"]) != found:
+            raise ValueError(
+                f"n_speakers is {values['n_speakers']} but the prepared VoxCeleb1 "
+                f"train.csv has {found} dev speakers: pass --n_speakers={found} "
+                "or --n_speakers=auto"
+            )
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    hparams["loss_weights"] = {task: hparams[f"{task}_loss_weight"] for task in tasks}
+    datasets = {}
+    if "kws" in tasks:
+        datasets["kws"] = kws_datasets(hparams)
+    if "sv" in tasks:
+        datasets["sv"] = sv_datasets(hparams)
+    encoder = hparams["encoder"]
+    attach_config_guard(
+        hparams["checkpointer"],
+        tasks=tasks,
+        encoder_type=encoder.model.config.model_type,
+        encoder_layers=encoder.num_layers,
+        encoder_dim=encoder.hidden_size,
+        n_kws_classes=hparams.get("n_kws_classes"),
+        n_speakers=hparams.get("n_speakers"),
+        sv_embedding_size=hparams.get("sv_embedding_size"),
+        freeze_encoder=hparams["freeze_encoder"],
+    )
+    brain = MultiTaskBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    if not brain.test_only:
+        loaders = {
+            task: brain.make_dataloader(
+                datasets[task]["train"],
+                stage=sb.Stage.TRAIN,
+                ckpt_prefix=f"{task}_dataloader-",
+                **hparams[f"{task}_dataloader_opts"],
+            )
+            for task in tasks
+        }
+        train = BatchInterleaver(
+            loaders, epoch=hparams["epoch_rounds"], schedule=hparams["schedule"]
+        )
+        hparams["checkpointer"].add_recoverable("interleaver", train)
+        valid = BatchInterleaver(
+            {
+                task: brain.make_dataloader(
+                    datasets[task]["valid"],
+                    stage=sb.Stage.VALID,
+                    **hparams["eval_dataloader_opts"],
+                )
+                for task in tasks
+            },
+            epoch="chain",
+        )
+        brain.fit(brain.hparams.epoch_counter, train, valid)
+    brain.checkpointer.recover_if_possible(min_key="error")
+    trials = read_trials(trials_path(hparams)) if "sv" in tasks else None
+    metrics = brain.evaluate_tasks(
+        {task: datasets[task]["test"] for task in tasks}, trials
+    )
+    modules = torch.nn.ModuleList(hparams["modules"].values())
+    metrics.update(
+        {
+            "tasks": tasks,
+            "encoder_source": hparams["encoder_source"],
+            "freeze_encoder": hparams["freeze_encoder"],
+            "num_parameters": count_parameters(modules),
+            "num_trainable_parameters": count_parameters(modules, trainable_only=True),
+            "num_encoder_parameters": count_parameters(encoder),
+        }
+    )
+    if if_main_process():
+        with open(hparams["metrics_file"], "w", encoding="utf-8") as f:
+            json.dump(metrics, f, indent=2)
+        logger.info("Test metrics: %s", json.dumps(metrics))
+        logger.info("Plots and metrics.json in %s", hparams["output_folder"])
+    return metrics
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
