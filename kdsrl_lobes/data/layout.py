@@ -79,12 +79,16 @@ class CorpusSizes:
         VoxCeleb gets ``num_speakers // 2`` speakers (a third of them test) and
         LibriSpeech ``num_speakers // 3`` (a tenth of them dev-clean).
         """
+        minimum = 3 if quick else 12
+        if num_speakers is not None and num_speakers < minimum:
+            raise ValueError(
+                f"--num_speakers must be >= {minimum}"
+                f"{' with --quick' if quick else ''}, found {num_speakers}"
+            )
         if quick:
             n = 10 if num_speakers is None else num_speakers
             return cls(n, 2, 4, 3, 2, 2, 3, 1, 1, 5, 15.0)
         n = 120 if num_speakers is None else num_speakers
-        if n < 12:
-            raise ValueError(f"--num_speakers must be >= 12 without --quick, found {n}")
         vox = n // 2
         libri = n // 3
         return cls(
