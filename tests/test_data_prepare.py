@@ -229,7 +229,7 @@ def test_prepare_librispeech(quick_corpus, tmp_path):
 
 def _plant_broken_files(folder: str) -> dict[str, str]:
     """Plants broken and unusual files in a copied GSC word folder."""
-    source = os.path.join(folder, sorted(os.listdir(folder))[0])
+    source = os.path.join(folder, min(os.listdir(folder)))
     with open(source, "rb") as f:
         good = f.read()
     paths = {
@@ -303,7 +303,7 @@ def test_bad_data_is_skipped_and_counted(quick_corpus, tmp_path, caplog):
 def test_load_audio_errors_name_the_file(quick_corpus, tmp_path):
     folder = str(tmp_path / "yes")
     shutil.copytree(os.path.join(quick_corpus, "speech_commands_v0.01", "yes"), folder)
-    good = os.path.join(folder, sorted(os.listdir(folder))[0])
+    good = os.path.join(folder, min(os.listdir(folder)))
     planted = _plant_broken_files(folder)
     for kind in ("empty", "garbage", "truncated", "no_samples"):
         with pytest.raises(ValueError, match=planted[kind]):

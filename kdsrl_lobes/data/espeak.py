@@ -289,7 +289,9 @@ class EspeakRenderer:
             f.write(voice.variant_text())
         self.voice = voice
 
-    def render(self, text: str, pitch: int = 50, speed: int | None = None):
+    def render(
+        self, text: str, pitch: int = 50, speed: int | None = None
+    ) -> np.ndarray:
         """Speaks ``text`` with the current voice.
 
         Arguments
@@ -313,11 +315,11 @@ class EspeakRenderer:
             speed or self.voice.words_per_minute,
         )  # fmt: skip
 
-    def render_default(self, text: str, accent: str = "en-us"):
+    def render_default(self, text: str, accent: str = "en-us") -> np.ndarray:
         """Speaks ``text`` with espeak-ng's plain ``accent`` voice (no variant)."""
         return self._run(text, accent, 50, 175)
 
-    def _run(self, text: str, voice_name: str, pitch: int, speed: int):
+    def _run(self, text: str, voice_name: str, pitch: int, speed: int) -> np.ndarray:
         if not text.strip() or text.lstrip().startswith("-"):
             raise ValueError(f"Cannot speak text {text!r}")
         cmd = [
