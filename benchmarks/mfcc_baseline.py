@@ -49,14 +49,16 @@ def embed(rows: list[dict], mfcc: MFCC) -> torch.Tensor:
     return torch.stack(vectors)
 
 
-def logistic_regression(x, y, num_classes: int, l2: float = 1e-3) -> torch.nn.Linear:
+def logistic_regression(
+    x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float = 1e-3
+) -> torch.nn.Linear:
     """Multinomial logistic regression fitted with L-BFGS."""
     model = torch.nn.Linear(x.shape[1], num_classes)
     optimizer = torch.optim.LBFGS(
         model.parameters(), max_iter=500, line_search_fn="strong_wolfe"
     )
 
-    def closure():
+    def closure() -> torch.Tensor:
         optimizer.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss = loss + l2 * model.weight.pow(2).sum()

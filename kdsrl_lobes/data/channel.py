@@ -16,8 +16,8 @@ NOISE_KINDS: tuple[str, ...] = ("white", "pink", "brown", "hum", "machine")
 
 
 def make_noise(
-    kind: str, num_samples: int, rng: np.random.Generator, sample_rate=16000
-):
+    kind: str, num_samples: int, rng: np.random.Generator, sample_rate: int = 16000
+) -> np.ndarray:
     """Returns a unit-RMS noise recording.
 
     Arguments
@@ -77,7 +77,7 @@ def make_noise(
 
 def synthetic_rir(
     rng: np.random.Generator, rt60: float, drr_db: float, sample_rate: int = 16000
-):
+) -> np.ndarray:
     """Returns a synthetic room impulse response.
 
     A direct path, a few early reflections and an exponentially decaying noise tail
@@ -119,7 +119,9 @@ def synthetic_rir(
     return tail.astype(np.float32)
 
 
-def peaking_eq(x, freq: float, gain_db: float, q: float, sample_rate: int = 16000):
+def peaking_eq(
+    x: np.ndarray, freq: float, gain_db: float, q: float, sample_rate: int = 16000
+) -> np.ndarray:
     """Applies one peaking equaliser band (RBJ audio-EQ cookbook biquad).
 
     Arguments

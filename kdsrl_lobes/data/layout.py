@@ -52,6 +52,26 @@ class CorpusSizes:
     libri_utterances: int
     noise_seconds: float
 
+    def __post_init__(self):
+        minimum = {
+            "gsc_speakers": 3,  # one per split
+            "gsc_takes": 1,
+            "vox_dev": 1,
+            "vox_test": 2,  # non-target trials need two test speakers
+            "vox_sessions": 2,  # target trials cross sessions
+            "vox_utterances": 1,
+            "libri_train": 1,
+            "libri_dev": 1,
+            "libri_chapters": 1,
+            "libri_utterances": 1,
+            "noise_seconds": 10.0,  # a one-second silence crop in each 10 % region
+        }
+        for name, low in minimum.items():
+            if getattr(self, name) < low:
+                raise ValueError(
+                    f"CorpusSizes.{name} must be >= {low}, found {getattr(self, name)}"
+                )
+
     @classmethod
     def from_options(cls, num_speakers: int | None, quick: bool) -> "CorpusSizes":
         """Sizes for ``--num_speakers`` (GSC speakers) and ``--quick``.
@@ -59,14 +79,16 @@ class CorpusSizes:
         VoxCeleb gets ``num_speakers // 2`` speakers (a third of them test) and
         LibriSpeech ``num_speakers // 3`` (a tenth of them dev-clean).
         """
+        minimum = 3 if quick else 12
+        if num_speakers is not None and num_speakers < minimum:
+            raise ValueError(
+                f"--num_speakers must be >= {minimum}"
+                f"{' with --quick' if quick else ''}, found {num_speakers}"
+            )
         if quick:
             n = 10 if num_speakers is None else num_speakers
-            if n < 3:
-                raise ValueError(f"--num_speakers must be >= 3, found {n}")
             return cls(n, 2, 4, 3, 2, 2, 3, 1, 1, 5, 15.0)
         n = 120 if num_speakers is None else num_speakers
-        if n < 12:
-            raise ValueError(f"--num_speakers must be >= 12 without --quick, found {n}")
         vox = n // 2
         libri = n // 3
         return cls(
@@ -187,7 +209,9 @@ def make_trials(
                 pairs.add(key)
                 targets.append((1, enrol, str(test)))
     nontargets = []
-    while len(nontargets) < len(targets):
+    for _ in range(100 * len(targets) + 100):
+        if len(nontargets) == len(targets):
+            break
         spk, enrol = all_files[len(nontargets) % len(all_files)]
         candidates = [f for s, f in all_files if s != spk]
         test = str(candidates[rng.integers(len(candidates))])
@@ -195,6 +219,8 @@ def make_trials(
         if key not in pairs:
             pairs.add(key)
             nontargets.append((0, enrol, test))
+    if len(nontargets) < len(targets):
+        raise RuntimeError(f"Cannot draw {len(targets)} distinct non-target trials")
     return sorted(targets + nontargets, key=lambda t: (t[1], -t[0], t[2]))
 
 

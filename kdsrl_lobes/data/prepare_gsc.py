@@ -175,9 +175,7 @@ def prepare_gsc(
                 "%d files named in the %s list are not in %s, e.g. %s",
                 len(missing), split, data_folder, min(missing),
             )  # fmt: skip
-    infos, _ = scan_audio(
-        [os.path.join(data_folder, rel) for rel in relpaths], "GSC clips"
-    )
+    infos, _ = scan_audio([os.path.join(data_folder, rel) for rel in relpaths], "GSC")
     noise_folder = os.path.join(data_folder, BACKGROUND_NOISE_FOLDER)
     noise_paths = (
         sorted(

@@ -83,9 +83,10 @@ def prepare_librispeech(
         raise TypeError(f"splits must be a sequence of split names, found {splits!r}")
     data_folder = os.path.abspath(data_folder)
     for split in splits:
-        if not os.path.isdir(os.path.join(data_folder, split)):
+        split_folder = os.path.join(data_folder, split)
+        if not os.path.isdir(split_folder):
             raise FileNotFoundError(
-                f"LibriSpeech split folder not found: {os.path.join(data_folder, split)}"
+                f"LibriSpeech split folder not found: {split_folder}"
             )
     outputs = {split: os.path.join(save_folder, f"{split}.csv") for split in splits}
     options = {"data_folder": data_folder, "splits": list(splits)}

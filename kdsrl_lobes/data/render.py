@@ -145,7 +145,9 @@ def _render_gsc(job: Job, output: str, seed: int) -> float:
     return total
 
 
-def _sentence_audio(renderer, rng, min_words: int, wpm: int) -> tuple[str, np.ndarray]:
+def _sentence_audio(
+    renderer: EspeakRenderer, rng: np.random.Generator, min_words: int, wpm: int
+) -> tuple[str, np.ndarray]:
     text = random_sentence(rng, min_words)
     pitch = 50 + int(rng.integers(-4, 5))
     speech = trim_silence(

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m kdsrl_lobes.data.synth --output DIR [--num_speakers N] [--seed S] [--quick]
+    python -m kdsrl_lobes.data.synth --output DIR [--num_speakers N] [--seed S]
+                                     [--quick] [--num_workers W]
 
 Speech comes from espeak-ng with one procedural voice per speaker (see
 :mod:`kdsrl_lobes.data.espeak`), recorded through synthetic rooms, devices and noise
@@ -15,6 +16,7 @@ regenerates them from scratch.
 
 import argparse
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -72,6 +74,7 @@ def generate(
     quick: bool = False,
     num_workers: int | None = None,
     progress: bool = True,
+    sizes: CorpusSizes | None = None,
 ) -> dict:
     """Generates the corpus under ``output`` unless it is already there.
 
@@ -91,13 +94,17 @@ def generate(
         Worker processes (default ``os.cpu_count()``).
     progress : bool
         Show a tqdm progress bar.
+    sizes : CorpusSizes, optional
+        Explicit sizes, overriding ``num_speakers`` and ``quick`` (API only).
 
     Returns
     -------
     dict
-        The manifest, with ``"skipped": True`` added when nothing was done.
+        The manifest (options, file counts, hours, trials), plus ``"seconds"``
+        taken and ``"skipped": True`` when nothing was done. The manifest file
+        holds no timing, so two runs with the same options are bit-identical.
     """
-    sizes = CorpusSizes.from_options(num_speakers, quick)
+    sizes = sizes or CorpusSizes.from_options(num_speakers, quick)
     options = {
         "generator_version": GENERATOR_VERSION,
         "seed": int(seed),
@@ -108,7 +115,7 @@ def generate(
     complete = all(os.path.isdir(os.path.join(output, d)) for d in CORPUS_FOLDERS)
     if manifest is not None and manifest.get("options") == options and complete:
         logger.info("Corpus in %s already generated with these options", output)
-        return {**manifest, "skipped": True}
+        return {**manifest, "skipped": True, "seconds": 0.0}
     binary = find_espeak()
     if manifest is not None:
         logger.info("Options changed: regenerating %s from scratch", output)
@@ -122,21 +129,24 @@ def generate(
     start = time.time()
     plan = make_plan(seed, sizes)
     jobs = sorted(plan.jobs, key=lambda job: _JOB_ORDER[job.corpus])
-    files: dict[str, int] = {}
-    seconds: dict[str, float] = {}
+    done: list[tuple[str, int, float]] = []
     workers = num_workers or os.cpu_count() or 1
     tmp_root = tempfile.mkdtemp(prefix="kdsrl-espeak-")
     try:
         init_args = (tmp_root, os.path.abspath(output), seed, sizes.noise_seconds)
         with Pool(workers, initializer=init_worker, initargs=init_args) as pool:
             results = pool.imap_unordered(render_job, jobs)
-            for corpus, count, secs in tqdm(
+            done += tqdm(
                 results, total=len(jobs), desc=f"synth ({binary})", disable=not progress
-            ):
-                files[corpus] = files.get(corpus, 0) + count
-                seconds[corpus] = seconds.get(corpus, 0.0) + secs
+            )
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
+    corpora = sorted({corpus for corpus, _, _ in done})
+    files = {c: sum(n for k, n, _ in done if k == c) for c in corpora}
+    # fsum: the total does not depend on the order the jobs finished in
+    hours = {
+        c: round(math.fsum(s for k, _, s in done if k == c) / 3600, 4) for c in corpora
+    }
     gsc = os.path.join(output, GSC_FOLDER)
     _write_lines(os.path.join(gsc, VALIDATION_LIST), plan.gsc_splits["validation"])
     _write_lines(os.path.join(gsc, TESTING_LIST), plan.gsc_splits["testing"])
@@ -146,18 +156,17 @@ def generate(
     )
     manifest = {
         "options": options,
-        "files": dict(sorted(files.items())),
-        "hours": {k: round(v / 3600, 4) for k, v in sorted(seconds.items())},
+        "files": files,
+        "hours": hours,
         "trials": len(plan.trials),
         "voxceleb1_dev_speakers": len(plan.vox_dev_speakers),
         "voxceleb1_test_speakers": len(plan.vox_test_speakers),
-        "seconds_to_generate": round(time.time() - start, 1),
     }
     tmp = os.path.join(output, MANIFEST_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2)
     os.replace(tmp, os.path.join(output, MANIFEST_FILE))
-    return manifest
+    return {**manifest, "seconds": round(time.time() - start, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -184,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     print(  # the CLI's final summary
         f"Corpus {state} in {args.output}: files {manifest['files']}, "
         f"hours {manifest['hours']}, {manifest['trials']} trials, "
-        f"{manifest['seconds_to_generate']} s"
+        f"{manifest['seconds']} s"
     )
 
 
