@@ -55,6 +55,10 @@ def verification_metrics(
 ) -> dict:
     """EER (%), its threshold, and minDCF with SpeechBrain's metric functions.
 
+    ``sv_min_dcf`` is normalised by the cost of the best trivial system
+    (``min(p_target, 1 - p_target)`` with unit costs), as VoxCeleb results are
+    reported; SpeechBrain's ``minDCF`` returns it unnormalised.
+
     Example
     -------
     >>> m = verification_metrics(torch.tensor([0.9, 0.8, 0.3, 0.85]),
@@ -71,6 +75,7 @@ def verification_metrics(
         )
     eer, threshold = EER(positive, negative)
     min_dcf, _ = minDCF(positive, negative, p_target=p_target)
+    min_dcf = float(min_dcf) / min(p_target, 1.0 - p_target)
     return {
         "sv_eer": 100.0 * float(eer),
         "sv_threshold": float(threshold),
@@ -153,10 +158,14 @@ def plot_det(scores: torch.Tensor, labels: torch.Tensor, path: str, eer=None) ->
     ms = norm.ppf(miss.clamp(clip, 1 - clip).numpy())
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot(fa, ms, label="DET")
-    ticks = [0.001, 0.01, 0.05, 0.2, 0.5, 0.8]
-    ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
-    ax.set_yticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
-    ax.plot(norm.ppf([clip, 1 - clip]), norm.ppf([clip, 1 - clip]), "k:", lw=0.8)
+    ticks = [0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99]
+    labels = [f"{100 * t:g}" for t in ticks]
+    ax.set_xticks(norm.ppf(ticks), labels)
+    ax.set_yticks(norm.ppf(ticks), labels)
+    low, high = norm.ppf([0.0005, 0.995])
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.plot([low, high], [low, high], "k:", lw=0.8)
     ax.set_xlabel("false alarm rate (%)")
     ax.set_ylabel("miss rate (%)")
     title = "Speaker verification DET"

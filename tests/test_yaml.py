@@ -26,6 +26,7 @@ def _overrides(path, text, tiny_dir, tmp_path):
         "gsc_folder": str(tmp_path / "gsc"),
         "voxceleb_folder": str(tmp_path / "vox"),
         "output_folder": str(tmp_path / "out"),
+        "n_speakers": 5,
     }
     return {k: v for k, v in candidates.items() if f"\n{k}:" in "\n" + text}
 

@@ -210,6 +210,7 @@ def sv_datasets(hparams):
         ],
         output_key="spk_id",
     )
+    encoder.expect_len(hparams["n_speakers"])
     crop = int(round(hparams["sv_crop_seconds"] * 16000))
 
     def crop_pipeline(deterministic):
