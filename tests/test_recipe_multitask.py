@@ -1,0 +1,227 @@
+"""Multi-task / single-task / frozen fine-tuning on the quick corpus with a tiny
+encoder: metrics.json, plots, resume, DDP and bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from .recipe_utils import recipe_path, run_recipe
+
+SCRIPT = recipe_path("GSC_VoxCeleb1", "multitask", "train.py")
+
+
+def _hparams(name):
+    return recipe_path("GSC_VoxCeleb1", "multitask", "hparams", f"{name}.yaml")
+
+
+def _args(yaml, corpus, encoder, out, *extra):
+    args = [
+        _hparams(yaml),
+        f"--encoder_source={encoder}",
+        f"--output_folder={out}",
+        "--number_of_epochs=1",
+        "--epoch_rounds=6",
+        "--kws_batch_size=8",
+        "--sv_batch_size=4",
+        "--sv_crop_seconds=1.5",
+        "--num_workers=0",
+        "--noprogressbar",
+        *extra,
+    ]
+    if yaml != "sv":
+        args.append(f"--gsc_folder={os.path.join(corpus, 'speech_commands_v0.01')}")
+    if yaml != "kws":
+        args.append(f"--voxceleb_folder={os.path.join(corpus, 'voxceleb1')}")
+    other = {"kws": "--sv_", "sv": "--kws_"}.get(yaml)
+    args = [a for a in args if not (other and a.startswith(other))]
+    keys = [a.split("=")[0] for a in args]
+    return [a for i, a in enumerate(args) if a.split("=")[0] not in keys[i + 1 :]]
+
+
+def _metrics(out):
+    with open(os.path.join(out, "metrics.json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def multitask_run(quick_corpus, tiny_teacher_dir, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("multitask"))
+    run_recipe(SCRIPT, _args("multitask", quick_corpus, tiny_teacher_dir(), out))
+    return out
+
+
+def test_multitask_writes_metrics_and_plots(multitask_run, tiny_teacher_dir):
+    m = _metrics(multitask_run)
+    assert 0.0 <= m["kws_accuracy"] <= 100.0 and m["kws_num_test"] > 0
+    assert 0.0 <= m["sv_eer"] <= 100.0 and 0.0 <= m["sv_min_dcf"] <= 1.0 + 1e-6
+    assert m["sv_num_trials"] == 24
+    assert m["tasks"] == ["kws", "sv"]
+    assert m["encoder_source"] == tiny_teacher_dir()
+    # all but the unused SpecAugment embedding (hidden size 16) train
+    assert m["num_trainable_parameters"] == m["num_parameters"] - 16
+    assert m["num_parameters"] > m["num_encoder_parameters"] > 0
+    for png in ("kws_confusion.png", "sv_det.png", "training_curves.png"):
+        assert os.path.getsize(os.path.join(multitask_run, png)) > 1000
+    with open(os.path.join(multitask_run, "train_log.txt")) as f:
+        line = f.read()
+    assert "valid kws_acc" in line and "valid sv_acc" in line
+    with open(os.path.join(multitask_run, "label_encoder.txt")) as f:
+        assert "'_silence_'" in f.read()
+
+
+def test_test_only_reevaluates_a_trained_folder(
+    multitask_run, quick_corpus, tiny_teacher_dir
+):
+    before = _metrics(multitask_run)
+    os.remove(os.path.join(multitask_run, "metrics.json"))
+    args = _args("multitask", quick_corpus, tiny_teacher_dir(), multitask_run)
+    run_recipe(SCRIPT, [*args, "--test_only"])
+    after = _metrics(multitask_run)
+    assert after["kws_accuracy"] == pytest.approx(before["kws_accuracy"])
+    assert after["sv_eer"] == pytest.approx(before["sv_eer"])
+
+
+@pytest.mark.parametrize("task", ["kws", "sv"])
+def test_single_task_runs(task, quick_corpus, tiny_teacher_dir, tmp_path):
+    run_recipe(SCRIPT, _args(task, quick_corpus, tiny_teacher_dir(), tmp_path))
+    m = _metrics(tmp_path)
+    assert m["tasks"] == [task]
+    if task == "kws":
+        assert "sv_eer" not in m and 0.0 <= m["kws_accuracy"] <= 100.0
+        assert not os.path.exists(tmp_path / "sv_det.png")
+    else:
+        assert "kws_accuracy" not in m and 0.0 <= m["sv_eer"] <= 100.0
+
+
+def test_frozen_encoder_trains_only_the_heads(quick_corpus, tiny_teacher_dir, tmp_path):
+    run_recipe(
+        SCRIPT,
+        _args(
+            "multitask",
+            quick_corpus,
+            tiny_teacher_dir(),
+            tmp_path,
+            "--freeze_encoder=True",
+        ),
+    )
+    m = _metrics(tmp_path)
+    assert m["freeze_encoder"] is True
+    assert (
+        m["num_trainable_parameters"]
+        == m["num_parameters"] - m["num_encoder_parameters"]
+    )
+    import transformers
+
+    initial = transformers.AutoModel.from_pretrained(tiny_teacher_dir()).state_dict()
+    saved = [d for d in os.listdir(tmp_path / "save") if d.startswith("CKPT")]
+    state = torch.load(tmp_path / "save" / saved[0] / "encoder.ckpt", weights_only=True)
+    assert all(torch.equal(state[f"model.{k}"], v) for k, v in initial.items())
+
+
+def test_head_size_from_another_config_is_refused(
+    multitask_run, quick_corpus, tiny_teacher_dir
+):
+    args = _args(
+        "multitask",
+        quick_corpus,
+        tiny_teacher_dir(),
+        multitask_run,
+        "--sv_embedding_size=32",
+    )
+    result = run_recipe(SCRIPT, args, check=False)
+    assert result.returncode != 0
+    assert "sv_embedding_size: checkpoint 256, now 32" in result.stdout + result.stderr
+
+
+def test_bad_inputs_fail_before_training(quick_corpus, tiny_teacher_dir, tmp_path):
+    # an encoder directory that is not a speech model
+    not_model = tmp_path / "not_a_model"
+    not_model.mkdir()
+    result = run_recipe(
+        SCRIPT, _args("kws", quick_corpus, str(not_model), tmp_path / "a"), check=False
+    )
+    assert result.returncode != 0
+    assert "has no config.json" in result.stdout + result.stderr
+    # a speaker count that does not match the prepared corpus
+    result = run_recipe(
+        SCRIPT,
+        _args(
+            "sv", quick_corpus, tiny_teacher_dir(), tmp_path / "b", "--n_speakers=1211"
+        ),
+        check=False,
+    )
+    assert result.returncode != 0
+    assert (
+        "n_speakers is 1211 but the prepared VoxCeleb1" in result.stdout + result.stderr
+    )
+    # a KWS label outside the 12 classes in a prepared CSV
+    out = tmp_path / "c"
+    run_recipe(
+        SCRIPT, _args("kws", quick_corpus, tiny_teacher_dir(), out, "--epoch_rounds=1")
+    )
+    csv = out / "data" / "gsc" / "train.csv"
+    lines = csv.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",marvin"
+    csv.write_text("\n".join(lines) + "\n")
+    result = run_recipe(
+        SCRIPT, _args("kws", quick_corpus, tiny_teacher_dir(), out), check=False
+    )
+    assert result.returncode != 0
+    assert (
+        "labels outside the 12 GSC V1 classes: ['marvin']"
+        in result.stdout + result.stderr
+    )
+
+
+def test_killed_run_resumes(quick_corpus, tiny_teacher_dir, tmp_path):
+    args = _args(
+        "multitask",
+        quick_corpus,
+        tiny_teacher_dir(),
+        tmp_path,
+        "--ckpt_interval_minutes=0",
+        "--ckpt_interval_steps=2",
+        "--number_of_epochs=2",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, SCRIPT, *args],
+        cwd=os.path.dirname(SCRIPT),
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    save = tmp_path / "save"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if save.is_dir() and any(d.startswith("CKPT") for d in os.listdir(save)):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "run ended before a checkpoint"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_recipe(SCRIPT, args)
+    assert "Loading a checkpoint from" in (tmp_path / "log.txt").read_text()
+    epochs = [line.split(",")[0] for line in (tmp_path / "train_log.txt").open()]
+    assert epochs == ["epoch: 1", "epoch: 2"]
+    assert _metrics(tmp_path)["tasks"] == ["kws", "sv"]
+
+
+def test_ddp_with_two_processes(quick_corpus, tiny_teacher_dir, tmp_path):
+    run_recipe(
+        SCRIPT,
+        _args(
+            "multitask",
+            quick_corpus,
+            tiny_teacher_dir(),
+            tmp_path,
+            "--distributed_backend=gloo",
+        ),
+        nproc=2,
+    )
+    assert 0.0 <= _metrics(tmp_path)["sv_eer"] <= 100.0
