@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""The whole embedded pipeline in one command, each stage skipped when done:
+
+    corpus -> self-supervised teacher -> layer-wise distillation
+           -> multi-task fine-tuning (KWS + SV) -> evaluation
+
+Every stage is one of the project's recipes, run as a user would run it; this
+script only chains them and passes each stage's output to the next.
+
+    python scripts/run_embedded.py                       # HuBERT-style teacher
+    python scripts/run_embedded.py --arch wav2vec2 --workdir embedded
+
+A stage is done when its output exists and its options are those recorded in
+``<workdir>/stages.json``; a killed stage resumes from its recipe checkpoints.
+
+Authors
+ * kdsrl team 2026
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPES = os.path.join(ROOT, "recipes")
+
+# Fine-tuning sized for 2 CPU cores: an epoch is a fixed number of rounds (one
+# KWS and one SV batch each) rather than a pass over all of GSC.
+FINETUNE_OVERRIDES = [
+    "--number_of_epochs=4",
+    "--epoch_rounds=150",
+    "--kws_batch_size=16",
+    "--sv_batch_size=8",
+    "--lr=0.0005",
+    "--num_workers=1",
+]
+
+
+def recipe(*parts):
+    """Path of a recipe file."""
+    return os.path.join(RECIPES, *parts)
+
+
+class Pipeline:
+    """Runs stages in order, recording each finished stage and its options."""
+
+    def __init__(self, workdir, python=sys.executable):
+        self.workdir = os.path.abspath(workdir)
+        self.python = python
+        os.makedirs(self.workdir, exist_ok=True)
+        self.record_path = os.path.join(self.workdir, "stages.json")
+        self.record = {}
+        if os.path.isfile(self.record_path):
+            with open(self.record_path, encoding="utf-8") as f:
+                self.record = json.load(f)
+
+    def path(self, *parts):
+        """A path under the work folder."""
+        return os.path.join(self.workdir, *parts)
+
+    def stage(self, name, command, output, cwd=ROOT):
+        """Runs ``command`` unless ``output`` exists with the same command."""
+        done = self.record.get(name)
+        if done and done["command"] == command and os.path.exists(output):
+            print(f"[{name}] done already ({done['seconds']:.0f} s): {output}")
+            return
+        print(f"[{name}] {' '.join(command)}", flush=True)
+        start = time.time()
+        subprocess.run(command, cwd=cwd, check=True)
+        seconds = time.time() - start
+        self.record[name] = {"command": command, "seconds": seconds}
+        tmp = self.record_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.record, f, indent=2)
+        os.replace(tmp, self.record_path)
+        print(f"[{name}] finished in {seconds:.0f} s", flush=True)
+
+
+def prepare_encoders(args):
+    """Stages corpus, teacher pre-training and distillation for ``args.arch``;
+    returns ``{"teacher_<arch>": dir, "distilled_<arch>": dir}``."""
+    pipe = Pipeline(args.workdir)
+    py = pipe.python
+    corpus = pipe.path("corpus")
+    synth = [py, "-m", "kdsrl_lobes.data.synth", "--output", corpus, "--seed", "1234"]
+    if args.quick:
+        synth.append("--quick")
+    pipe.stage("corpus", synth, os.path.join(corpus, "kdsrl_synth_manifest.json"))
+
+    pretrain_out = pipe.path(f"pretrain_{args.arch}")
+    pretrain = [
+        py,
+        recipe("LibriSpeech", "pretrain", "train.py"),
+        recipe("LibriSpeech", "pretrain", "hparams", f"{args.arch}.yaml"),
+        f"--data_folder={os.path.join(corpus, 'LibriSpeech')}",
+        f"--output_folder={pretrain_out}",
+    ]
+    teacher = os.path.join(pretrain_out, "teacher")
+    pipe.stage(
+        f"teacher_{args.arch}",
+        pretrain + args.extra_pretrain,
+        teacher,
+        cwd=recipe("LibriSpeech", "pretrain"),
+    )
+
+    distill_out = pipe.path(f"distill_{args.arch}")
+    distill = [
+        py,
+        recipe("LibriSpeech", "distill", "train.py"),
+        recipe(
+            "LibriSpeech", "distill", "hparams", f"distill_{args.arch}_embedded.yaml"
+        ),
+        f"--data_folder={os.path.join(corpus, 'LibriSpeech')}",
+        f"--teacher_source={teacher}",
+        f"--output_folder={distill_out}",
+    ]
+    student = os.path.join(distill_out, "student")
+    pipe.stage(
+        f"distill_{args.arch}",
+        distill + args.extra_distill,
+        student,
+        cwd=recipe("LibriSpeech", "distill"),
+    )
+    return {f"teacher_{args.arch}": teacher, f"distilled_{args.arch}": student}
+
+
+def finetune_command(python, yaml, encoder, corpus, output_folder, frozen=False):
+    """The fine-tuning recipe's command line for one row (``yaml``: multitask,
+    kws or sv) with the CPU-sized overrides."""
+    command = [
+        python,
+        recipe("GSC_VoxCeleb1", "multitask", "train.py"),
+        recipe("GSC_VoxCeleb1", "multitask", "hparams", f"{yaml}.yaml"),
+        f"--encoder_source={encoder}",
+        f"--output_folder={output_folder}",
+        f"--freeze_encoder={frozen}",
+    ]
+    if yaml != "sv":
+        command.append(f"--gsc_folder={os.path.join(corpus, 'speech_commands_v0.01')}")
+    if yaml != "kws":
+        command.append(f"--voxceleb_folder={os.path.join(corpus, 'voxceleb1')}")
+    other = {"kws": "--sv_", "sv": "--kws_"}.get(yaml)
+    return command + [
+        o for o in FINETUNE_OVERRIDES if not (other and o.startswith(other))
+    ]
+
+
+def run(args):
+    """Runs the embedded pipeline; returns the final metrics."""
+    encoders = prepare_encoders(args)
+    pipe = Pipeline(args.workdir)
+    finetune_out = pipe.path(f"multitask_{args.arch}")
+    command = finetune_command(
+        pipe.python,
+        "multitask",
+        encoders[f"distilled_{args.arch}"],
+        pipe.path("corpus"),
+        finetune_out,
+    )
+    metrics_file = os.path.join(finetune_out, "metrics.json")
+    pipe.stage(
+        f"multitask_{args.arch}",
+        command + args.extra_finetune,
+        metrics_file,
+        cwd=recipe("GSC_VoxCeleb1", "multitask"),
+    )
+
+    with open(metrics_file, encoding="utf-8") as f:
+        metrics = json.load(f)
+    print("\n== Embedded pipeline results ==")
+    print(f"KWS accuracy : {metrics['kws_accuracy']:.2f} %")
+    print(
+        f"SV EER       : {metrics['sv_eer']:.2f} %   minDCF(0.01): "
+        f"{metrics['sv_min_dcf']:.3f}"
+    )
+    print(
+        f"parameters   : {metrics['num_parameters'] / 1e6:.2f} M "
+        f"(encoder {metrics['num_encoder_parameters'] / 1e6:.2f} M)"
+    )
+    stages = Pipeline(args.workdir).record
+    total = sum(stage["seconds"] for stage in stages.values())
+    print(
+        f"stage time   : {total / 60:.1f} min ("
+        + ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in stages.items())
+        + ")"
+    )
+    print("plots        :")
+    for png in (
+        pipe.path(f"pretrain_{args.arch}", "loss.png"),
+        pipe.path(f"distill_{args.arch}", "distill_curves.png"),
+        os.path.join(finetune_out, "training_curves.png"),
+        os.path.join(finetune_out, "kws_confusion.png"),
+        os.path.join(finetune_out, "sv_det.png"),
+    ):
+        print(f"  {png}")
+    return metrics
+
+
+def main(argv=None):
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", default=os.path.join(ROOT, "embedded"))
+    parser.add_argument("--arch", choices=["hubert", "wav2vec2"], default="hubert")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny corpus (a smoke run, not a benchmark)",
+    )
+    for stage in ("pretrain", "distill", "finetune"):
+        parser.add_argument(
+            f"--{stage}_override",
+            dest=f"extra_{stage}",
+            action="append",
+            default=[],
+            metavar="--KEY=VALUE",
+            help=f"an override for the {stage} recipe (repeatable), e.g. "
+            f"--{stage}_override=--number_of_epochs=1",
+        )
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Trains and evaluates every row of the paper's tables 2 and 3 on a corpus and
+writes ``table2.md``, ``table3.md`` and ``tables.json`` beside the paper's numbers.
+
+Table 2 (single task): the wav2vec 2.0 teacher, DistilledWav2vec and
+DistilledHuBERT, each fine-tuned on KWS alone and on SV alone. Table 3
+(multi-task): the same three encoders fine-tuned on both tasks at once, fully
+and with the encoder frozen. Rows already computed (their metrics.json exists)
+are reused; teachers and students come from `run_embedded.py`'s stages.
+
+    python scripts/run_tables.py --workdir embedded
+
+Authors
+ * kdsrl team 2026
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_embedded  # noqa: E402  (the stages of the embedded pipeline)
+
+# The paper's results (Kerpicci et al. 2022, tables 2 and 3).
+PAPER_TABLE2 = {
+    ("teacher_wav2vec2", "kws"): 98.10,
+    ("teacher_wav2vec2", "sv"): 3.35,
+    ("distilled_wav2vec2", "kws"): 98.01,
+    ("distilled_wav2vec2", "sv"): 4.48,
+    ("distilled_hubert", "kws"): 97.82,
+    ("distilled_hubert", "sv"): 4.26,
+}
+PAPER_TABLE3 = {
+    ("teacher_wav2vec2", False): (98.19, 3.15),
+    ("teacher_wav2vec2", True): (90.33, 20.5),
+    ("distilled_wav2vec2", False): (97.70, 4.59),
+    ("distilled_wav2vec2", True): (89.29, 15.01),
+    ("distilled_hubert", False): (97.90, 4.27),
+    ("distilled_hubert", True): (91.27, 12.67),
+}
+NAMES = {
+    "teacher_wav2vec2": "wav2vec 2.0 (teacher)",
+    "distilled_wav2vec2": "DistilledWav2vec",
+    "distilled_hubert": "DistilledHuBERT",
+}
+
+
+def _params(metrics):
+    return f"{metrics['num_parameters'] / 1e6:.2f} M"
+
+
+def format_table2(rows: dict) -> str:
+    """Markdown of table 2 from ``{(model, task): metrics}``.
+
+    Example
+    -------
+    >>> m = {"num_parameters": 2.5e6, "kws_accuracy": 91.234, "sv_eer": 7.5}
+    >>> print(format_table2({("distilled_hubert", "kws"): m}).splitlines()[2])
+    | DistilledHuBERT | 2.50 M | KWS | 91.23 |  | 97.82 |  |
+    """
+    lines = [
+        "| Model | # Parameters | Training task | KWS acc. (%) | SV EER (%) "
+        "| paper KWS acc. | paper SV EER |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for (model, task), metrics in rows.items():
+        paper = PAPER_TABLE2.get((model, task))
+        if task == "kws":
+            cells = [f"{metrics['kws_accuracy']:.2f}", "", f"{paper:.2f}", ""]
+        else:
+            cells = ["", f"{metrics['sv_eer']:.2f}", "", f"{paper:.2f}"]
+        row = [NAMES[model], _params(metrics), task.upper(), *cells]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def format_table3(rows: dict) -> str:
+    """Markdown of table 3 from ``{(model, frozen): metrics}``.
+
+    Example
+    -------
+    >>> m = {"num_parameters": 2.5e6, "kws_accuracy": 90.0, "sv_eer": 10.0,
+    ...      "sv_min_dcf": 0.5}
+    >>> print(format_table3({("distilled_hubert", True): m}).splitlines()[2])
+    | DistilledHuBERT (frozen) | 2.50 M | 90.00 | 10.00 | 0.500 | 91.27 | 12.67 |
+    """
+    lines = [
+        "| Model | # Parameters | KWS acc. (%) | SV EER (%) | SV minDCF "
+        "| paper KWS acc. | paper SV EER |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (model, frozen), metrics in rows.items():
+        paper_kws, paper_eer = PAPER_TABLE3[(model, frozen)]
+        name = NAMES[model] + (" (frozen)" if frozen else "")
+        lines.append(
+            f"| {name} | {_params(metrics)} | {metrics['kws_accuracy']:.2f} | "
+            f"{metrics['sv_eer']:.2f} | {metrics['sv_min_dcf']:.3f} | "
+            f"{paper_kws:.2f} | {paper_eer:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Runs the missing rows and writes the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--workdir", default=os.path.join(run_embedded.ROOT, "embedded")
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--finetune_override",
+        dest="extra_finetune",
+        action="append",
+        default=[],
+        metavar="--KEY=VALUE",
+    )
+    parser.add_argument(
+        "--pretrain_override",
+        dest="extra_pretrain",
+        action="append",
+        default=[],
+        metavar="--KEY=VALUE",
+    )
+    parser.add_argument(
+        "--distill_override",
+        dest="extra_distill",
+        action="append",
+        default=[],
+        metavar="--KEY=VALUE",
+    )
+    args = parser.parse_args(argv)
+    encoders = {}
+    for arch in ("hubert", "wav2vec2"):
+        stage_args = argparse.Namespace(**vars(args), arch=arch)
+        encoders.update(run_embedded.prepare_encoders(stage_args))
+    pipe = run_embedded.Pipeline(args.workdir)
+    corpus = pipe.path("corpus")
+
+    def finetune(name, yaml, encoder, frozen):
+        out = pipe.path("tables", name)
+        command = run_embedded.finetune_command(
+            pipe.python, yaml, encoders[encoder], corpus, out, frozen
+        )
+        pipe.stage(
+            f"table_{name}",
+            command + args.extra_finetune,
+            os.path.join(out, "metrics.json"),
+            cwd=run_embedded.recipe("GSC_VoxCeleb1", "multitask"),
+        )
+        with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
+            return json.load(f)
+
+    table2 = {}
+    for model in NAMES:
+        for task in ("kws", "sv"):
+            table2[(model, task)] = finetune(f"t2_{model}_{task}", task, model, False)
+    table3 = {}
+    for model in NAMES:
+        for frozen in (False, True):
+            name = f"t3_{model}" + ("_frozen" if frozen else "")
+            table3[(model, frozen)] = finetune(name, "multitask", model, frozen)
+
+    out = pipe.path("tables")
+    with open(os.path.join(out, "table2.md"), "w", encoding="utf-8") as f:
+        f.write(format_table2(table2) + "\n")
+    with open(os.path.join(out, "table3.md"), "w", encoding="utf-8") as f:
+        f.write(format_table3(table3) + "\n")
+    with open(os.path.join(out, "tables.json"), "w", encoding="utf-8") as f:
+        json.dump(
+            {
+                "table2": {f"{m}/{t}": v for (m, t), v in table2.items()},
+                "table3": {
+                    f"{m}/{'frozen' if z else 'full'}": v
+                    for (m, z), v in table3.items()
+                },
+            },
+            f,
+            indent=2,
+        )
+    print(format_table2(table2))
+    print()
+    print(format_table3(table3))
+    print(f"\nWritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
