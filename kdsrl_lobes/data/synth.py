@@ -1,0 +1,192 @@
+"""Generates the embedded offline corpus (GSC V1, VoxCeleb1 and LibriSpeech layouts).
+
+Usage::
+
+    python -m kdsrl_lobes.data.synth --output DIR [--num_speakers N] [--seed S] [--quick]
+
+Speech comes from espeak-ng with one procedural voice per speaker (see
+:mod:`kdsrl_lobes.data.espeak`), recorded through synthetic rooms, devices and noise
+(:mod:`kdsrl_lobes.data.channel`). Jobs (one per speaker) run in a multiprocessing
+pool over all cores; the output only depends on the options. A manifest JSON written
+last records the options: a rerun with the same options does nothing, a rerun with
+other options (or after an interrupted run) deletes the three corpus folders and
+regenerates them from scratch.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict
+from multiprocessing import Pool
+
+from speechbrain.utils.logger import get_logger
+from tqdm import tqdm
+
+from kdsrl_lobes.data.espeak import find_espeak
+from kdsrl_lobes.data.gsc import TESTING_LIST, VALIDATION_LIST
+from kdsrl_lobes.data.layout import (
+    GSC_FOLDER,
+    LIBRI_FOLDER,
+    TRIALS_FILE,
+    VOX_FOLDER,
+    CorpusSizes,
+    make_plan,
+)
+from kdsrl_lobes.data.render import init_worker, render_job
+
+logger = get_logger(__name__)
+
+#: Bump when the generator's output changes, so old corpora are regenerated.
+GENERATOR_VERSION = 1
+MANIFEST_FILE = "kdsrl_synth_manifest.json"
+CORPUS_FOLDERS = (GSC_FOLDER, VOX_FOLDER, LIBRI_FOLDER)
+# Long jobs first, so the pool does not end waiting on one slow worker.
+_JOB_ORDER = {"librispeech": 0, "voxceleb1": 1, "noise": 2, "gsc": 3}
+
+
+def _write_lines(path: str, lines: list[str]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
+def read_manifest(output: str) -> dict | None:
+    """Returns the manifest of a finished run in ``output``, or None."""
+    path = os.path.join(output, MANIFEST_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def generate(
+    output: str,
+    num_speakers: int | None = None,
+    seed: int = 1234,
+    quick: bool = False,
+    num_workers: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Generates the corpus under ``output`` unless it is already there.
+
+    Arguments
+    ---------
+    output : str
+        Folder that receives ``speech_commands_v0.01/``, ``voxceleb1/``,
+        ``LibriSpeech/`` and the manifest.
+    num_speakers : int, optional
+        Number of GSC speakers (default 120, or 10 with ``quick``); VoxCeleb gets
+        half as many, LibriSpeech a third.
+    seed : int
+        Seed of every random choice: same options, bit-identical files.
+    quick : bool
+        A tiny corpus for tests.
+    num_workers : int, optional
+        Worker processes (default ``os.cpu_count()``).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    dict
+        The manifest, with ``"skipped": True`` added when nothing was done.
+    """
+    sizes = CorpusSizes.from_options(num_speakers, quick)
+    options = {
+        "generator_version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "quick": bool(quick),
+        "sizes": asdict(sizes),
+    }
+    manifest = read_manifest(output)
+    complete = all(os.path.isdir(os.path.join(output, d)) for d in CORPUS_FOLDERS)
+    if manifest is not None and manifest.get("options") == options and complete:
+        logger.info("Corpus in %s already generated with these options", output)
+        return {**manifest, "skipped": True}
+    binary = find_espeak()
+    if manifest is not None:
+        logger.info("Options changed: regenerating %s from scratch", output)
+    os.makedirs(output, exist_ok=True)
+    for name in (MANIFEST_FILE,) + CORPUS_FOLDERS:
+        path = os.path.join(output, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+    start = time.time()
+    plan = make_plan(seed, sizes)
+    jobs = sorted(plan.jobs, key=lambda job: _JOB_ORDER[job.corpus])
+    files: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    workers = num_workers or os.cpu_count() or 1
+    tmp_root = tempfile.mkdtemp(prefix="kdsrl-espeak-")
+    try:
+        init_args = (tmp_root, os.path.abspath(output), seed, sizes.noise_seconds)
+        with Pool(workers, initializer=init_worker, initargs=init_args) as pool:
+            results = pool.imap_unordered(render_job, jobs)
+            for corpus, count, secs in tqdm(
+                results, total=len(jobs), desc=f"synth ({binary})", disable=not progress
+            ):
+                files[corpus] = files.get(corpus, 0) + count
+                seconds[corpus] = seconds.get(corpus, 0.0) + secs
+    finally:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+    gsc = os.path.join(output, GSC_FOLDER)
+    _write_lines(os.path.join(gsc, VALIDATION_LIST), plan.gsc_splits["validation"])
+    _write_lines(os.path.join(gsc, TESTING_LIST), plan.gsc_splits["testing"])
+    _write_lines(
+        os.path.join(output, VOX_FOLDER, TRIALS_FILE),
+        [f"{label} {a} {b}" for label, a, b in plan.trials],
+    )
+    manifest = {
+        "options": options,
+        "files": dict(sorted(files.items())),
+        "hours": {k: round(v / 3600, 4) for k, v in sorted(seconds.items())},
+        "trials": len(plan.trials),
+        "voxceleb1_dev_speakers": len(plan.vox_dev_speakers),
+        "voxceleb1_test_speakers": len(plan.vox_test_speakers),
+        "seconds_to_generate": round(time.time() - start, 1),
+    }
+    tmp = os.path.join(output, MANIFEST_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2)
+    os.replace(tmp, os.path.join(output, MANIFEST_FILE))
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description="Generate the embedded synthetic GSC V1 / VoxCeleb1 / "
+        "LibriSpeech corpus with espeak-ng."
+    )
+    parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument("--num_speakers", type=int, default=None,
+                        help="GSC speakers (default 120, 10 with --quick)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--quick", action="store_true", help="tiny corpus for tests")
+    parser.add_argument("--num_workers", type=int, default=None,
+                        help="worker processes (default: all cores)")  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        manifest = generate(
+            args.output, args.num_speakers, args.seed, args.quick, args.num_workers
+        )
+    except (FileNotFoundError, ValueError) as error:
+        parser.exit(2, f"error: {error}\n")
+    state = "already generated" if manifest.get("skipped") else "generated"
+    print(  # the CLI's final summary
+        f"Corpus {state} in {args.output}: files {manifest['files']}, "
+        f"hours {manifest['hours']}, {manifest['trials']} trials, "
+        f"{manifest['seconds_to_generate']} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
