@@ -12,6 +12,7 @@ import torch
 import transformers
 
 from kdsrl_lobes import load_teacher
+from kdsrl_lobes.pretrain import LossHistory
 
 RECIPE = os.path.join(
     os.path.dirname(__file__), "..", "recipes", "LibriSpeech", "pretrain"
@@ -125,3 +126,25 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
 def test_mask_that_masks_nothing_is_a_clear_error(corpus, tmp_path):
     with pytest.raises(ValueError, match="masks nothing"):
         run_recipe("hubert", corpus, str(tmp_path), mask_prob=0.0)
+
+
+def test_a_run_killed_mid_epoch_resumes_from_its_last_step(
+    corpus, tmp_path, monkeypatch
+):
+    out = str(tmp_path / "killed")
+    every_step = dict(ckpt_interval_minutes=0, ckpt_interval_steps=1)
+    append = LossHistory.append
+
+    def killed_at_third_step(self, step, loss):
+        if step == 3:
+            raise KeyboardInterrupt("killed")
+        append(self, step, loss)
+
+    monkeypatch.setattr(LossHistory, "append", killed_at_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe("hubert", corpus, out, **every_step)
+    assert not os.path.exists(os.path.join(out, "train_log.txt"))
+    monkeypatch.setattr(LossHistory, "append", append)
+    run_recipe("hubert", corpus, out, **every_step)
+    # the resumed run did only the epoch's last batch: 3 steps in all, not 2 + 3
+    assert _log_lines(out)[0].startswith("epoch: 1, lr: 0.00e+00, steps: 3")
