@@ -1,7 +1,11 @@
 """Named transformers configs for the three supported architectures.
 
 ``base`` is transformers' default (the BASE models of the papers, 12 layers of
-768); ``tiny`` is a few-thousand-parameter model for tests and doctests. Both
+768); ``embedded`` keeps BASE's depth (12 layers, so distilling layers 4, 8 and
+12 mirrors the paper) and its CNN strides and kernels, narrowed (hidden 128, 4
+heads, FFN 512, 128 CNN channels: 2.7M parameters) so that the embedded default
+can pre-train it on CPU; ``tiny`` is a few-thousand-parameter model for tests
+and doctests. Both
 come in post-LN BASE style or, with ``stable_layer_norm=True``, in the pre-LN
 LARGE style (``do_stable_layer_norm`` and a layer-norm CNN).
 
@@ -20,6 +24,15 @@ ARCHITECTURES = {
 
 SIZES = {
     "base": {},
+    "embedded": dict(
+        hidden_size=128,
+        num_hidden_layers=12,
+        num_attention_heads=4,
+        intermediate_size=512,
+        conv_dim=(128,) * 7,
+        num_conv_pos_embeddings=64,
+        num_conv_pos_embedding_groups=16,
+    ),
     "tiny": dict(
         hidden_size=16,
         num_hidden_layers=4,

@@ -1,0 +1,267 @@
+"""The two pre-training objectives as lobes: ``forward(wav, wav_lens)`` returns the
+loss and its statistics, so the recipe's Brain stays thin and the objectives can
+be tested on a fixed batch.
+
+* `HubertPretrainer`: ``HubertModel`` + HuBERT's prediction head (a projection to
+  ``final_dim`` and cosine similarity, over temperature 0.1, to one learnable
+  embedding per cluster); cross-entropy on the masked frames against
+  `ClusterTargets`' k-means labels.
+* `Wav2Vec2Pretrainer`: ``Wav2Vec2ForPreTraining``'s contrastive loss over
+  quantised targets with sampled distractors plus the diversity loss, with the
+  Gumbel temperature annealed per update as in the paper (2 -> 0.5).
+
+Both normalise each waveform (zero mean, unit variance over its valid samples)
+and record that in the saved teacher's preprocessor_config.json.
+
+Authors
+ * kdsrl team 2026
+"""
+
+import copy
+
+import torch
+import transformers
+
+from kdsrl_lobes.configs import speech_config
+from kdsrl_lobes.encoder import SSLEncoder, normalize_waveform
+from kdsrl_lobes.masking import length_mask
+from kdsrl_lobes.pretrain.masking import sample_negatives, span_mask
+from kdsrl_lobes.pretrain.targets import IGNORE_INDEX, ClusterTargets
+
+
+class _MaskedPretrainer(torch.nn.Module):
+    """Shared preprocessing: padding, normalisation, frame masks, span masks."""
+
+    def __init__(self, mask_prob, mask_length, min_masks, normalize):
+        super().__init__()
+        self.mask_prob = mask_prob
+        self.mask_length = mask_length
+        self.min_masks = min_masks
+        self.normalize = normalize
+
+    @property
+    def encoder(self) -> transformers.PreTrainedModel:
+        """The bare ``HubertModel`` / ``Wav2Vec2Model`` being pre-trained."""
+        raise NotImplementedError
+
+    @property
+    def frame_stride(self) -> int:
+        """Total stride of the CNN in samples (320 for BASE)."""
+        stride = 1
+        for s in self.encoder.config.conv_stride:
+            stride *= s
+        return stride
+
+    def prepare(self, wav: torch.Tensor, wav_lens: torch.Tensor | None):
+        """Returns the model input ``[batch, time]``, the valid-frame mask
+        ``[batch, frames]`` and the span mask ``[batch, frames]``."""
+        if wav.dim() != 2:
+            raise ValueError(f"Expected [batch, time] audio, found {list(wav.shape)}")
+        if wav_lens is None:
+            wav_lens = torch.ones(wav.shape[0], device=wav.device)
+        sample_mask = length_mask(wav_lens.to(wav.device), wav.shape[1])
+        wav = wav * sample_mask
+        if self.normalize:
+            wav = normalize_waveform(wav, sample_mask)
+        get_len = self.encoder._get_feat_extract_output_lengths
+        num_frames = int(get_len(torch.tensor(wav.shape[1])))
+        if num_frames < 1:
+            raise ValueError(
+                f"Audio of {wav.shape[1]} samples is shorter than one frame of the "
+                "model's CNN"
+            )
+        valid = get_len(sample_mask.sum(dim=1)).clamp(min=1)  # B
+        frame_mask = torch.arange(num_frames, device=wav.device) < valid[:, None]
+        time_mask = span_mask(
+            frame_mask, self.mask_prob, self.mask_length, self.min_masks
+        )
+        return wav, frame_mask, time_mask
+
+    def save_teacher(self, directory: str) -> None:
+        """Writes the bare encoder as an HF directory (config.json,
+        model.safetensors, preprocessor_config.json) that ``load_teacher`` and
+        ``transformers.AutoModel`` load."""
+        model = copy.deepcopy(self.encoder).cpu().eval()
+        SSLEncoder(
+            model, normalize_waveform=self.normalize, use_attention_mask=False
+        ).save_pretrained(directory)
+
+
+class HubertPretrainer(_MaskedPretrainer):
+    """HuBERT masked prediction of k-means cluster targets.
+
+    Arguments
+    ---------
+    config : transformers.HubertConfig, optional
+        The encoder's config (default: ``speech_config("hubert", "embedded")``).
+    targets : ClusterTargets, optional
+        The k-means codebook (fitted before training); default 100 clusters.
+    final_dim : int
+        Dimension of the projection compared with the cluster embeddings (256
+        in HuBERT BASE).
+    logit_temperature : float
+        Cosine similarities are divided by it (0.1 in HuBERT).
+    mask_prob, mask_length, min_masks : float, int, int
+        Span masking (HuBERT: 0.8 and 10), see `span_mask`.
+    normalize : bool
+        Per-utterance waveform normalisation.
+
+    Example
+    -------
+    >>> cfg = speech_config("hubert", "tiny")
+    >>> targets = ClusterTargets(num_clusters=5)
+    >>> targets.fit(torch.randn(100, 39))
+    >>> model = HubertPretrainer(cfg, targets, final_dim=8, mask_length=3)
+    >>> out = model(torch.randn(2, 4000), torch.tensor([1.0, 0.7]))
+    >>> out["logits"].shape, bool(torch.isfinite(out["loss"]))
+    (torch.Size([2, 399, 5]), True)
+    """
+
+    def __init__(
+        self,
+        config: transformers.HubertConfig | None = None,
+        targets: ClusterTargets | None = None,
+        final_dim: int = 256,
+        logit_temperature: float = 0.1,
+        mask_prob: float = 0.8,
+        mask_length: int = 10,
+        min_masks: int = 2,
+        normalize: bool = True,
+    ):
+        super().__init__(mask_prob, mask_length, min_masks, normalize)
+        if config is None:
+            config = speech_config("hubert", "embedded")
+        if config.model_type != "hubert":
+            raise ValueError(f"Expected a hubert config, found '{config.model_type}'")
+        config.apply_spec_augment = True  # else HubertModel ignores our mask
+        self.hubert = transformers.HubertModel(config)
+        self.targets = targets if targets is not None else ClusterTargets()
+        self.final_proj = torch.nn.Linear(config.hidden_size, final_dim)
+        self.label_embs = torch.nn.Parameter(
+            torch.randn(self.targets.num_clusters, final_dim) * final_dim**-0.5
+        )
+        self.logit_temperature = logit_temperature
+
+    @property
+    def encoder(self) -> transformers.HubertModel:
+        """The ``HubertModel`` being pre-trained."""
+        return self.hubert
+
+    def forward(self, wav: torch.Tensor, wav_lens: torch.Tensor | None = None):
+        """Masked-prediction loss of a batch ``[batch, time]``.
+
+        Returns
+        -------
+        out : dict
+            ``loss`` (mean cross-entropy over masked frames), ``accuracy``
+            (of the masked frames), ``logits`` ``[batch, frames, clusters]``,
+            ``targets`` and ``mask`` ``[batch, frames]``.
+        """
+        wav, frame_mask, time_mask = self.prepare(wav, wav_lens)
+        num_frames = frame_mask.shape[1]
+        targets = self.targets(wav, wav_lens, num_frames, self.frame_stride)
+        targets[~frame_mask] = IGNORE_INDEX
+        hidden = self.hubert(wav, mask_time_indices=time_mask).last_hidden_state
+        proj = torch.nn.functional.normalize(self.final_proj(hidden), dim=-1)
+        embs = torch.nn.functional.normalize(self.label_embs, dim=-1)
+        logits = proj @ embs.T / self.logit_temperature  # B x T x C
+        selected = time_mask & (targets != IGNORE_INDEX)
+        loss = torch.nn.functional.cross_entropy(logits[selected], targets[selected])
+        with torch.no_grad():
+            accuracy = (logits[selected].argmax(-1) == targets[selected]).float().mean()
+        return dict(
+            loss=loss,
+            accuracy=accuracy,
+            logits=logits,
+            targets=targets,
+            mask=time_mask,
+        )
+
+
+class Wav2Vec2Pretrainer(_MaskedPretrainer):
+    """wav2vec 2.0's contrastive + diversity objective (``Wav2Vec2ForPreTraining``).
+
+    Arguments
+    ---------
+    config : transformers.Wav2Vec2Config, optional
+        Default: ``speech_config("wav2vec2", "embedded")``. Its
+        ``num_negatives``, ``diversity_loss_weight``, codebook sizes and
+        ``contrastive_logits_temperature`` set the objective.
+    mask_prob, mask_length, min_masks : float, int, int
+        Span masking (wav2vec 2.0: 0.65 and 10), see `span_mask`.
+    max_gumbel_temperature, min_gumbel_temperature, gumbel_decay : float
+        The Gumbel-softmax temperature is ``max(max * decay**updates, min)``.
+    normalize : bool
+        Per-utterance waveform normalisation.
+
+    Example
+    -------
+    >>> cfg = speech_config("wav2vec2", "tiny", num_negatives=4, codevector_dim=8,
+    ...                     proj_codevector_dim=8, num_codevectors_per_group=4)
+    >>> model = Wav2Vec2Pretrainer(cfg, mask_length=3)
+    >>> out = model(torch.randn(2, 4000), torch.tensor([1.0, 0.7]))
+    >>> bool(torch.isfinite(out["loss"])), out["mask"].shape
+    (True, torch.Size([2, 399]))
+    """
+
+    def __init__(
+        self,
+        config: transformers.Wav2Vec2Config | None = None,
+        mask_prob: float = 0.65,
+        mask_length: int = 10,
+        min_masks: int = 2,
+        max_gumbel_temperature: float = 2.0,
+        min_gumbel_temperature: float = 0.5,
+        gumbel_decay: float = 0.999995,
+        normalize: bool = True,
+    ):
+        super().__init__(mask_prob, mask_length, min_masks, normalize)
+        if config is None:
+            config = speech_config("wav2vec2", "embedded")
+        if config.model_type != "wav2vec2":
+            raise ValueError(f"Expected a wav2vec2 config, found '{config.model_type}'")
+        config.apply_spec_augment = True
+        self.model = transformers.Wav2Vec2ForPreTraining(config)
+        self.max_gumbel_temperature = max_gumbel_temperature
+        self.min_gumbel_temperature = min_gumbel_temperature
+        self.gumbel_decay = gumbel_decay
+        self.register_buffer("num_updates", torch.tensor(0, dtype=torch.long))
+
+    @property
+    def encoder(self) -> transformers.Wav2Vec2Model:
+        """The ``Wav2Vec2Model`` being pre-trained (without quantiser/heads)."""
+        return self.model.wav2vec2
+
+    @property
+    def gumbel_temperature(self) -> float:
+        """The temperature of the current update."""
+        decayed = self.max_gumbel_temperature * self.gumbel_decay ** int(
+            self.num_updates
+        )
+        return max(decayed, self.min_gumbel_temperature)
+
+    def forward(self, wav: torch.Tensor, wav_lens: torch.Tensor | None = None):
+        """Contrastive + diversity loss of a batch ``[batch, time]``.
+
+        Returns
+        -------
+        out : dict
+            ``loss``, ``contrastive_loss`` and ``diversity_loss`` (each per
+            masked frame), ``perplexity`` of the codebook and ``mask``.
+        """
+        wav, frame_mask, time_mask = self.prepare(wav, wav_lens)
+        negatives = sample_negatives(frame_mask, self.model.config.num_negatives)
+        if self.training:
+            self.model.set_gumbel_temperature(self.gumbel_temperature)
+            self.num_updates += 1
+        out = self.model(
+            wav, mask_time_indices=time_mask, sampled_negative_indices=negatives
+        )
+        num_masked = time_mask.sum().clamp(min=1)
+        return dict(
+            loss=out.loss / num_masked,
+            contrastive_loss=out.contrastive_loss.detach() / num_masked,
+            diversity_loss=out.diversity_loss.detach() / num_masked,
+            perplexity=out.codevector_perplexity.detach(),
+            mask=time_mask,
+        )

@@ -1,0 +1,39 @@
+"""The linear-probe benchmark's pieces: encoder loading, pooling, the probe."""
+
+import importlib.util
+import os
+
+import torch
+
+from kdsrl_lobes.configs import random_speech_model
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "linear_probe.py")
+spec = importlib.util.spec_from_file_location("linear_probe", SCRIPT)
+linear_probe = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(linear_probe)
+
+
+def test_probe_separates_separable_classes_and_not_noise():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat(40)
+    x = torch.randn(120, 5, generator=gen) + 4 * torch.nn.functional.one_hot(y, 5)
+    assert linear_probe.probe_accuracy(x[:90], y[:90], x[90:], y[90:]) == 1.0
+    noise = torch.randn(120, 5, generator=gen)
+    assert linear_probe.probe_accuracy(noise[:90], y[:90], noise[90:], y[90:]) < 0.7
+
+
+def test_random_init_has_the_config_but_not_the_weights(tmp_path):
+    model = random_speech_model("hubert", "tiny", seed=3)
+    model.save_pretrained(tmp_path)
+    trained = linear_probe.load_probed_encoder(str(tmp_path), [2, 4], False)
+    random = linear_probe.load_probed_encoder(str(tmp_path), [2, 4], True)
+    assert random.model.config.to_dict() == trained.model.config.to_dict()
+    wav = torch.randn(1, 2000)
+    assert trained(wav).shape == random(wav).shape == (1, 2, 199, 16)
+    assert not torch.allclose(trained(wav), random(wav))
+
+
+def test_balanced_caps_each_class():
+    rows = [{"c": c} for c in "aaaabbc"]
+    picked = linear_probe.balanced(rows, "c", 2, seed=0)
+    assert sorted(r["c"] for r in picked) == ["a", "a", "b", "b", "c"]

@@ -1,0 +1,122 @@
+"""The HuBERT and wav2vec 2.0 pre-training objectives on a fixed batch."""
+
+import numpy as np
+import pytest
+import torch
+import transformers
+
+from kdsrl_lobes import load_teacher
+from kdsrl_lobes.configs import speech_config
+from kdsrl_lobes.pretrain import (
+    ClusterTargets,
+    HubertPretrainer,
+    Wav2Vec2Pretrainer,
+    training_features,
+)
+
+W2V_TINY = dict(
+    num_negatives=10,
+    codevector_dim=8,
+    proj_codevector_dim=8,
+    num_codevectors_per_group=8,
+)
+
+
+def _batch():
+    gen = torch.Generator().manual_seed(0)
+    t = torch.arange(4000) / 16000
+    tones = [torch.sin(2 * torch.pi * f * t) for f in (200.0, 700.0, 1500.0)]
+    wav = torch.stack(
+        [
+            torch.cat([tones[i % 3][:2000], tones[(i + 1) % 3][:2000]])
+            + 0.05 * torch.randn(4000, generator=gen)
+            for i in range(4)
+        ]
+    )
+    return wav, torch.tensor([1.0, 1.0, 0.8, 0.6])
+
+
+def _hubert():
+    wav, lens = _batch()
+    targets = ClusterTargets(num_clusters=8)
+    targets.fit(training_features(list(wav), frame_stride=10))
+    torch.manual_seed(0)
+    cfg = speech_config("hubert", "tiny", num_hidden_layers=2)
+    return HubertPretrainer(cfg, targets, final_dim=8, mask_length=4)
+
+
+def _wav2vec2():
+    torch.manual_seed(0)
+    cfg = speech_config("wav2vec2", "tiny", num_hidden_layers=2, **W2V_TINY)
+    return Wav2Vec2Pretrainer(cfg, mask_length=4)
+
+
+def _train(model, steps):
+    wav, lens = _batch()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(steps):
+        np.random.seed(0)  # the same masks and negatives every step
+        out = model(wav, lens)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        losses.append(out["loss"].item())
+    return losses, out
+
+
+@pytest.mark.parametrize("make", [_hubert, _wav2vec2], ids=["hubert", "wav2vec2"])
+def test_loss_is_finite_and_decreases_on_a_fixed_batch(make):
+    losses, out = _train(make(), 12)
+    assert all(np.isfinite(losses))
+    assert losses[-1] < 0.85 * losses[0]
+    assert not out["mask"][3, 250:].any()  # nothing masked in the padding
+
+
+def test_hubert_loss_is_cross_entropy_of_masked_frames_only():
+    model = _hubert().eval()
+    wav, lens = _batch()
+    np.random.seed(0)
+    out = model(wav, lens)
+    logits, targets, mask = out["logits"], out["targets"], out["mask"]
+    assert (targets[mask] >= 0).all() and (targets[3, 250:] == -100).all()
+    manual = -torch.log_softmax(logits[mask], dim=-1)
+    manual = manual.gather(1, targets[mask][:, None]).mean()
+    assert torch.allclose(out["loss"], manual, atol=1e-5)
+    # the masked frames really are replaced by masked_spec_embed
+    with torch.no_grad():
+        model.hubert.masked_spec_embed.add_(5.0)
+    np.random.seed(0)
+    assert not torch.allclose(model(wav, lens)["logits"], logits)
+
+
+def test_wav2vec2_gumbel_temperature_anneals_per_update():
+    model = _wav2vec2()
+    model.gumbel_decay = 0.5
+    wav, lens = _batch()
+    assert model.gumbel_temperature == 2.0
+    used = []
+    for _ in range(4):
+        model(wav, lens)
+        used.append(model.model.quantizer.temperature)
+    assert used == [2.0, 1.0, 0.5, 0.5]  # 2 * 0.5**updates, floored at 0.5
+    model.eval()
+    model(wav, lens)  # evaluation does not count as an update
+    assert int(model.num_updates) == 4
+
+
+@pytest.mark.parametrize("make", [_hubert, _wav2vec2], ids=["hubert", "wav2vec2"])
+def test_saved_teacher_loads_and_matches_the_trained_encoder(make, tmp_path):
+    model = make()
+    _train(model, 2)
+    model.save_teacher(str(tmp_path))
+    auto = transformers.AutoModel.from_pretrained(str(tmp_path))
+    assert type(auto) is type(model.encoder)
+    teacher = load_teacher(str(tmp_path), layers=[1, 2])
+    assert teacher.normalize_waveform and not teacher.use_attention_mask
+    wav = torch.randn(1, 4000)
+    expected = model.encoder.eval()(
+        (wav - wav.mean()) / wav.std(unbiased=False), output_hidden_states=True
+    ).hidden_states[2]
+    assert torch.allclose(teacher(wav)[:, 1], expected, atol=1e-4)
+    assert model.encoder.config.apply_spec_augment  # saving left training as is

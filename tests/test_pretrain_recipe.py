@@ -1,0 +1,150 @@
+"""Smoke tests of recipes/LibriSpeech/pretrain/train.py on a tiny generated corpus
+with a tiny model: outputs, resume, and clear errors on bad input."""
+
+import os
+import runpy
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import transformers
+
+from kdsrl_lobes import load_teacher
+from kdsrl_lobes.pretrain import LossHistory
+
+RECIPE = os.path.join(
+    os.path.dirname(__file__), "..", "recipes", "LibriSpeech", "pretrain"
+)
+TINY = dict(
+    teacher_size="tiny",
+    num_layers=2,
+    mask_length=3,
+    crop_seconds=0.5,
+    batch_size=2,
+    warmup_steps=1,
+    number_of_epochs=1,
+)
+TINY_OBJECTIVE = {
+    "hubert": dict(num_clusters=8, final_dim=8),
+    "wav2vec2": dict(
+        num_negatives=10,
+        codevector_dim=8,
+        proj_codevector_dim=8,
+        num_codevectors_per_group=8,
+    ),
+}
+
+
+def write_librispeech(root, num_speakers=2, utterances=3, seconds=1.2, seed=0):
+    """A LibriSpeech-layout folder of chirps in noise, with transcripts."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    for spk in range(100, 100 + num_speakers):
+        folder = os.path.join(root, "train-clean-100", str(spk), "7")
+        os.makedirs(folder)
+        lines = []
+        for utt in range(utterances):
+            f0, f1 = rng.uniform(100, 3000, size=2)
+            wav = 0.5 * np.sin(2 * np.pi * (f0 + (f1 - f0) * t / seconds / 2) * t)
+            wav += 0.05 * rng.standard_normal(t.size)
+            name = f"{spk}-7-{utt:04d}"
+            sf.write(os.path.join(folder, name + ".flac"), wav, 16000)
+            lines.append(f"{name} HELLO WORLD\n")
+        with open(os.path.join(folder, f"{spk}-7.trans.txt"), "w") as f:
+            f.writelines(lines)
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_librispeech(str(tmp_path_factory.mktemp("corpus") / "LibriSpeech"))
+
+
+def run_recipe(objective, data_folder, output_folder, **overrides):
+    options = {**TINY, **TINY_OBJECTIVE[objective], **overrides}
+    argv = [
+        f"hparams/{objective}.yaml",
+        f"--data_folder={data_folder}",
+        f"--output_folder={output_folder}",
+        *(f"--{key}={value}" for key, value in options.items()),
+    ]
+    old_argv, old_cwd = sys.argv, os.getcwd()
+    os.chdir(RECIPE)
+    sys.argv = ["train.py", *argv]
+    try:
+        runpy.run_path("train.py", run_name="__main__")
+    finally:
+        sys.argv = old_argv
+        os.chdir(old_cwd)
+
+
+def _log_lines(output):
+    with open(os.path.join(output, "train_log.txt")) as f:
+        return f.read().splitlines()
+
+
+@pytest.mark.parametrize("objective", ["hubert", "wav2vec2"])
+def test_recipe_writes_a_loadable_teacher_and_resumes(objective, corpus, tmp_path):
+    out = str(tmp_path / objective)
+    run_recipe(objective, corpus, out)
+    for name in ("train_log.txt", "loss.png", "teacher/model.safetensors"):
+        assert os.path.getsize(os.path.join(out, name)) > 0
+    lines = _log_lines(out)
+    assert len(lines) == 1 and lines[0].startswith("epoch: 1")
+    loss = float(lines[0].split("train loss: ")[1].split(",")[0])
+    assert np.isfinite(loss)
+    model = transformers.AutoModel.from_pretrained(os.path.join(out, "teacher"))
+    assert model.config.model_type == objective
+    teacher = load_teacher(os.path.join(out, "teacher"), layers=[1, 2])
+    assert teacher(torch.randn(1, 8000)).shape[:2] == (1, 2)
+
+    codebook = os.path.join(out, "save", "kmeans_codebook.pt")
+    stamp = os.path.getmtime(codebook) if objective == "hubert" else None
+    # resume: the first epoch is not redone, the codebook is not recomputed
+    run_recipe(objective, corpus, out, number_of_epochs=2)
+    lines = _log_lines(out)
+    assert [line.split(",")[0] for line in lines] == ["epoch: 1", "epoch: 2"]
+    steps = [int(line.split("steps: ")[1].split(" ")[0]) for line in lines]
+    assert steps == [3, 6]  # 6 utterances, batches of 2, optimiser steps go on
+    if objective == "hubert":
+        assert os.path.getmtime(codebook) == stamp
+
+
+def test_more_clusters_than_frames_is_a_clear_error(corpus, tmp_path):
+    with pytest.raises(ValueError, match="50000 clusters needs at least 50000"):
+        run_recipe("hubert", corpus, str(tmp_path), num_clusters=50000)
+
+
+def test_empty_corpus_is_a_clear_error(tmp_path):
+    os.makedirs(tmp_path / "LibriSpeech" / "train-clean-100")
+    with pytest.raises(ValueError, match="has no rows"):
+        run_recipe("wav2vec2", str(tmp_path / "LibriSpeech"), str(tmp_path / "out"))
+
+
+def test_mask_that_masks_nothing_is_a_clear_error(corpus, tmp_path):
+    with pytest.raises(ValueError, match="masks nothing"):
+        run_recipe("hubert", corpus, str(tmp_path), mask_prob=0.0)
+
+
+def test_a_run_killed_mid_epoch_resumes_from_its_last_step(
+    corpus, tmp_path, monkeypatch
+):
+    out = str(tmp_path / "killed")
+    every_step = dict(ckpt_interval_minutes=0, ckpt_interval_steps=1)
+    append = LossHistory.append
+
+    def killed_at_third_step(self, step, loss):
+        if step == 3:
+            raise KeyboardInterrupt("killed")
+        append(self, step, loss)
+
+    monkeypatch.setattr(LossHistory, "append", killed_at_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe("hubert", corpus, out, **every_step)
+    assert not os.path.exists(os.path.join(out, "train_log.txt"))
+    monkeypatch.setattr(LossHistory, "append", append)
+    run_recipe("hubert", corpus, out, **every_step)
+    # the resumed run did only the epoch's last batch: 3 steps in all, not 2 + 3
+    assert _log_lines(out)[0].startswith("epoch: 1, lr: 0.00e+00, steps: 3")
