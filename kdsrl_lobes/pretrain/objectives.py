@@ -114,7 +114,7 @@ class HubertPretrainer(_MaskedPretrainer):
     >>> model = HubertPretrainer(cfg, targets, final_dim=8, mask_length=3)
     >>> out = model(torch.randn(2, 4000), torch.tensor([1.0, 0.7]))
     >>> out["logits"].shape, bool(torch.isfinite(out["loss"]))
-    (torch.Size([2, 399, 5]), True)
+    (torch.Size([2, 12, 5]), True)
     """
 
     def __init__(
@@ -201,7 +201,7 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
     >>> model = Wav2Vec2Pretrainer(cfg, mask_length=3)
     >>> out = model(torch.randn(2, 4000), torch.tensor([1.0, 0.7]))
     >>> bool(torch.isfinite(out["loss"])), out["mask"].shape
-    (True, torch.Size([2, 399]))
+    (True, torch.Size([2, 12]))
     """
 
     def __init__(
