@@ -3,12 +3,16 @@
 Usage::
 
     python benchmarks/linear_probe.py --model DIR --corpus DIR [--random_init]
-        [--layers 4 8 12] [--max_per_class 60] [--output FILE.json]
+        [--undistilled_layers 2] [--layers 4 8 12] [--max_per_class 60]
+        [--output FILE.json]
 
 ``--model`` is any transformers wav2vec 2.0 / HuBERT / WavLM directory (a
 pre-trained teacher, a distilled student); ``--random_init`` probes a randomly
 initialised model of the same config instead, the baseline that shows whether
-pre-training taught the encoder anything. For each requested layer
+pre-training taught the encoder anything; ``--undistilled_layers 2`` with a
+teacher as ``--model`` probes the 2-layer student that distillation starts from
+(the teacher's CNN and first 2 layers), the baseline that shows whether
+distillation taught the student anything. For each requested layer
 (``hidden_states`` index), each utterance becomes the mean over its frames of
 that layer, standardised with the training statistics, and a multinomial
 logistic regression (L-BFGS, L2) is fitted on it:
@@ -32,7 +36,13 @@ import torch
 import transformers
 
 from kdsrl_lobes.data import GSC_CLASSES, load_audio, prepare_gsc, prepare_voxceleb1
-from kdsrl_lobes.encoder import SSLEncoder, load_encoder, load_hf_speech_config
+from kdsrl_lobes.encoder import (
+    SSLEncoder,
+    load_encoder,
+    load_hf_speech_config,
+    load_hf_speech_model,
+)
+from kdsrl_lobes.student import build_student
 
 
 def read_csv(path: str) -> list[dict]:
@@ -41,9 +51,22 @@ def read_csv(path: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def load_probed_encoder(source: str, layers, random_init: bool, seed: int = 0):
+def load_probed_encoder(
+    source: str,
+    layers,
+    random_init: bool,
+    seed: int = 0,
+    undistilled_layers: int | None = None,
+):
     """The frozen encoder returning ``layers``; random weights if asked, with the
-    same config and preprocessing as ``source``."""
+    same config and preprocessing as ``source``. With ``undistilled_layers``,
+    ``source`` is a teacher and the probed encoder is its student *before*
+    distillation: the copy of its CNN and first ``undistilled_layers`` layers
+    that distillation starts from (`kdsrl_lobes.build_student`)."""
+    if undistilled_layers is not None:
+        teacher = load_hf_speech_model(source)
+        student = build_student(teacher, num_layers=undistilled_layers)
+        return SSLEncoder(student, layers=layers, freeze=True, source=source)
     if not random_init:
         return load_encoder(source, layers=layers, freeze=True)
     config = load_hf_speech_config(source)
@@ -157,6 +180,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", required=True, help="transformers model folder")
     parser.add_argument("--corpus", required=True, help="kdsrl_lobes.data.synth output")
     parser.add_argument("--random_init", action="store_true")
+    parser.add_argument(
+        "--undistilled_layers",
+        type=int,
+        default=None,
+        help="--model is a teacher: probe its N-layer student before distillation",
+    )
     parser.add_argument("--layers", type=int, nargs="+", default=[12])
     parser.add_argument("--max_per_class", type=int, default=60)
     parser.add_argument("--sid_test_per_speaker", type=int, default=3)
@@ -169,10 +198,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     save_folder = args.save_folder or os.path.join(args.corpus, "probe")
     start = time.time()
-    encoder = load_probed_encoder(args.model, args.layers, args.random_init, args.seed)
+    encoder = load_probed_encoder(
+        args.model, args.layers, args.random_init, args.seed, args.undistilled_layers
+    )
     results = {
         "model": os.path.abspath(args.model),
         "random_init": args.random_init,
+        "undistilled_layers": args.undistilled_layers,
         "layers": args.layers,
     }
     tasks = {

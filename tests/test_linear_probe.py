@@ -37,3 +37,16 @@ def test_balanced_caps_each_class():
     rows = [{"c": c} for c in "aaaabbc"]
     picked = linear_probe.balanced(rows, "c", 2, seed=0)
     assert sorted(r["c"] for r in picked) == ["a", "a", "b", "b", "c"]
+
+
+def test_undistilled_baseline_is_the_teachers_truncated_copy(tmp_path):
+    teacher = random_speech_model("hubert", "tiny", seed=4)
+    teacher.save_pretrained(tmp_path)
+    student = linear_probe.load_probed_encoder(
+        str(tmp_path), [1, 2], False, undistilled_layers=2
+    )
+    assert student.num_layers == 2
+    full = linear_probe.load_probed_encoder(str(tmp_path), [1, 2], False)
+    wav = torch.randn(1, 4000)
+    # Before distillation the student's layers 1 and 2 are the teacher's.
+    assert torch.equal(student(wav), full(wav))
