@@ -25,7 +25,6 @@ logistic regression (L-BFGS, L2) is fitted on it:
 """
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -42,13 +41,8 @@ from kdsrl_lobes.encoder import (
     load_hf_speech_config,
     load_hf_speech_model,
 )
+from kdsrl_lobes.probe import probe_accuracy, read_csv_rows
 from kdsrl_lobes.student import build_student
-
-
-def read_csv(path: str) -> list[dict]:
-    """Rows of a prepared CSV."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def load_probed_encoder(
@@ -98,28 +92,6 @@ def embed(rows: list[dict], encoder, max_seconds: float, batch_size: int = 16):
     return torch.cat(vectors)
 
 
-def probe_accuracy(x_train, y_train, x_test, y_test, l2: float = 1e-3) -> float:
-    """Test accuracy of a logistic regression on standardised features."""
-    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
-    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    num_classes = int(y_train.max()) + 1
-    model = torch.nn.Linear(x_train.shape[1], num_classes)
-    optimizer = torch.optim.LBFGS(
-        model.parameters(), max_iter=300, line_search_fn="strong_wolfe"
-    )
-
-    def closure():
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x_train), y_train)
-        loss = loss + l2 * model.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    with torch.no_grad():
-        return (model(x_test).argmax(1) == y_test).float().mean().item()
-
-
 def balanced(rows, key, per_class, seed):
     """At most ``per_class`` rows of each ``key`` value, drawn with ``seed``."""
     groups = defaultdict(list)
@@ -138,8 +110,10 @@ def kws_data(corpus, save_folder, max_per_class, seed):
     csvs = prepare_gsc(
         os.path.join(corpus, "speech_commands_v0.01"), os.path.join(save_folder, "gsc")
     )
-    train = balanced(read_csv(csvs["train"]), "command", max_per_class, seed)
-    test = balanced(read_csv(csvs["test"]), "command", max(1, max_per_class // 2), seed)
+    train = balanced(read_csv_rows(csvs["train"]), "command", max_per_class, seed)
+    test = balanced(
+        read_csv_rows(csvs["test"]), "command", max(1, max_per_class // 2), seed
+    )
     index = {c: i for i, c in enumerate(GSC_CLASSES)}
     return (
         train,
@@ -155,7 +129,7 @@ def sid_data(corpus, save_folder, test_per_speaker, seed):
         os.path.join(corpus, "voxceleb1"), os.path.join(save_folder, "voxceleb1")
     )
     by_speaker = defaultdict(list)
-    for row in read_csv(csvs["train"]):
+    for row in read_csv_rows(csvs["train"]):
         by_speaker[row["spk_id"]].append(row)
     rng = random.Random(seed)
     train, test = [], []

@@ -14,7 +14,6 @@ Usage::
 """
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -30,12 +29,7 @@ from kdsrl_lobes.data import (
     prepare_voxceleb1,
     read_trials,
 )
-
-
-def read_csv(path: str) -> list[dict]:
-    """Rows of a prepared CSV."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+from kdsrl_lobes.probe import logistic_regression, read_csv_rows, standardise
 
 
 @torch.no_grad()
@@ -49,39 +43,18 @@ def embed(rows: list[dict], mfcc: MFCC) -> torch.Tensor:
     return torch.stack(vectors)
 
 
-def logistic_regression(
-    x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float = 1e-3
-) -> torch.nn.Linear:
-    """Multinomial logistic regression fitted with L-BFGS."""
-    model = torch.nn.Linear(x.shape[1], num_classes)
-    optimizer = torch.optim.LBFGS(
-        model.parameters(), max_iter=500, line_search_fn="strong_wolfe"
-    )
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss = loss + l2 * model.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return model
-
-
 def kws_baseline(corpus: str, save_folder: str, mfcc: MFCC) -> dict:
     """Accuracy of the MFCC baselines on the GSC test split."""
     csvs = prepare_gsc(
         os.path.join(corpus, "speech_commands_v0.01"), os.path.join(save_folder, "gsc")
     )
-    train, test = read_csv(csvs["train"]), read_csv(csvs["test"])
+    train, test = read_csv_rows(csvs["train"]), read_csv_rows(csvs["test"])
     index = {c: i for i, c in enumerate(GSC_CLASSES)}
     x_train, x_test = embed(train, mfcc), embed(test, mfcc)
     y_train = torch.tensor([index[r["command"]] for r in train])
     y_test = torch.tensor([index[r["command"]] for r in test])
-    mean, std = x_train.mean(0), x_train.std(0) + 1e-8
-    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    model = logistic_regression(x_train, y_train, len(GSC_CLASSES))
+    x_train, x_test = standardise(x_train, x_test)
+    model = logistic_regression(x_train, y_train, len(GSC_CLASSES), max_iter=500)
     with torch.no_grad():
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
     centroids = torch.stack(
@@ -108,10 +81,10 @@ def sv_baseline(corpus: str, save_folder: str, mfcc: MFCC) -> dict:
     """EER of cosine scoring of MFCC mean+std vectors on the trial list."""
     data_folder = os.path.join(corpus, "voxceleb1")
     csvs = prepare_voxceleb1(data_folder, os.path.join(save_folder, "voxceleb1"))
-    dev, test = read_csv(csvs["train"]), read_csv(csvs["test"])
+    dev, test = read_csv_rows(csvs["train"]), read_csv_rows(csvs["test"])
     x_dev, x_test = embed(dev, mfcc), embed(test, mfcc)
-    mean, std = x_dev.mean(0), x_dev.std(0) + 1e-8
-    x_test = torch.nn.functional.normalize((x_test - mean) / std, dim=1)
+    _, x_test = standardise(x_dev, x_test)
+    x_test = torch.nn.functional.normalize(x_test, dim=1)
     row_of = {r["ID"]: i for i, r in enumerate(test)}
     trials = read_trials(os.path.join(data_folder, "veri_test2.txt"))
     positive, negative = [], []

@@ -6,6 +6,7 @@ import os
 import torch
 
 from kdsrl_lobes.configs import random_speech_model
+from kdsrl_lobes.probe import probe_accuracy
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "linear_probe.py")
 spec = importlib.util.spec_from_file_location("linear_probe", SCRIPT)
@@ -17,9 +18,9 @@ def test_probe_separates_separable_classes_and_not_noise():
     gen = torch.Generator().manual_seed(0)
     y = torch.arange(3).repeat(40)
     x = torch.randn(120, 5, generator=gen) + 4 * torch.nn.functional.one_hot(y, 5)
-    assert linear_probe.probe_accuracy(x[:90], y[:90], x[90:], y[90:]) == 1.0
+    assert probe_accuracy(x[:90], y[:90], x[90:], y[90:]) == 1.0
     noise = torch.randn(120, 5, generator=gen)
-    assert linear_probe.probe_accuracy(noise[:90], y[:90], noise[90:], y[90:]) < 0.7
+    assert probe_accuracy(noise[:90], y[:90], noise[90:], y[90:]) < 0.7
 
 
 def test_random_init_has_the_config_but_not_the_weights(tmp_path):
