@@ -8,6 +8,8 @@ Authors
 import random
 import zlib
 
+SAMPLE_RATE = 16000  # the rate every recipe reads audio at (teachers expect it)
+
 
 def choose_crop(
     start: int,
@@ -55,8 +57,19 @@ def choose_crop(
     return start + offset, start + offset + crop_samples
 
 
+def crop_id(utt_id: str, start: int, stop: int) -> str:
+    """The key of a crop (and of its cached teacher output): ``ID@start-stop``.
+
+    Example
+    -------
+    >>> crop_id("utt1", *choose_crop(0, 100, 40, key="utt1", deterministic=True))
+    'utt1@55-95'
+    """
+    return f"{utt_id}@{start}-{stop}"
+
+
 def crop_pipeline(
-    crop_seconds: float, deterministic: bool = False, sample_rate: int = 16000
+    crop_seconds: float, deterministic: bool = False, sample_rate: int = SAMPLE_RATE
 ):
     """A SpeechBrain dynamic-item pipeline that reads a crop of each utterance.
 
@@ -91,6 +104,42 @@ def crop_pipeline(
             int(start), int(stop), crop_samples, key=utt_id, deterministic=deterministic
         )
         yield load_audio(wav, start=begin, stop=end, sample_rate=sample_rate)
-        yield f"{utt_id}@{begin}-{end}"
+        yield crop_id(utt_id, begin, end)
 
     return pipeline
+
+
+def crop_dataset(
+    csv_path: str,
+    crop_seconds: float,
+    deterministic: bool = False,
+    min_duration: float = 0.0,
+    sample_rate: int = SAMPLE_RATE,
+):
+    """A dataset of crops of a prepared CSV's utterances (as the distillation
+    recipe reads them): items ``id``, ``sig`` and ``crop_id``.
+
+    Arguments
+    ---------
+    csv_path : str
+        A CSV with ``ID, duration, wav, start, stop`` columns.
+    crop_seconds : float
+        Crop length; ``<= 0`` reads whole utterances.
+    deterministic : bool
+        Same crop of an utterance in every epoch (needed by `TeacherCache`).
+    min_duration : float
+        Utterances shorter than this (seconds) are left out.
+    sample_rate : int
+        Sample rate of the audio as loaded.
+
+    Returns
+    -------
+    dataset : speechbrain.dataio.dataset.DynamicItemDataset
+    """
+    import speechbrain as sb
+
+    data = sb.dataio.dataset.DynamicItemDataset.from_csv(csv_path)
+    data = data.filtered_sorted(key_min_value={"duration": min_duration})
+    data.add_dynamic_item(crop_pipeline(crop_seconds, deterministic, sample_rate))
+    data.set_output_keys(["id", "sig", "crop_id"])
+    return data

@@ -26,7 +26,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
 from kdsrl_lobes.checkpoints import attach_config_guard
-from kdsrl_lobes.crops import crop_pipeline
+from kdsrl_lobes.crops import crop_dataset
 from kdsrl_lobes.data import prepare_librispeech
 from kdsrl_lobes.plotting import plot_train_log
 from kdsrl_lobes.teacher_cache import TeacherCache
@@ -132,11 +132,12 @@ def dataio_prepare(hparams):
         ("train", "train.csv", hparams["teacher_cache"]),
         ("valid", f"{hparams['valid_split']}.csv", True),
     ):
-        data = sb.dataio.dataset.DynamicItemDataset.from_csv(os.path.join(save, csv))
-        data = data.filtered_sorted(key_min_value={"duration": hparams["min_duration"]})
-        data.add_dynamic_item(crop_pipeline(hparams["crop_seconds"], deterministic))
-        data.set_output_keys(["id", "sig", "crop_id"])
-        datasets[name] = data
+        datasets[name] = crop_dataset(
+            os.path.join(save, csv),
+            hparams["crop_seconds"],
+            deterministic,
+            hparams["min_duration"],
+        )
     return datasets
 
 
