@@ -8,6 +8,10 @@ Authors
 import random
 import zlib
 
+import speechbrain as sb
+
+from kdsrl_lobes.data import load_audio
+
 SAMPLE_RATE = 16000  # the rate every recipe reads audio at (teachers expect it)
 
 
@@ -91,10 +95,6 @@ def crop_pipeline(
     pipeline : callable
         To pass to ``DynamicItemDataset.add_dynamic_item``.
     """
-    import speechbrain as sb
-
-    from kdsrl_lobes.data import load_audio
-
     crop_samples = int(round(crop_seconds * sample_rate))
 
     @sb.utils.data_pipeline.takes("id", "wav", "start", "stop")
@@ -136,8 +136,6 @@ def crop_dataset(
     -------
     dataset : speechbrain.dataio.dataset.DynamicItemDataset
     """
-    import speechbrain as sb
-
     data = sb.dataio.dataset.DynamicItemDataset.from_csv(csv_path)
     data = data.filtered_sorted(key_min_value={"duration": min_duration})
     data.add_dynamic_item(crop_pipeline(crop_seconds, deterministic, sample_rate))
