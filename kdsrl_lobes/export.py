@@ -66,6 +66,7 @@ def export_onnx(network: MultiTaskNetwork, path: str, opset: int = 18) -> str:
         input_names=list(INPUT_NAMES),
         output_names=list(OUTPUT_NAMES),
         dynamic_shapes={"wav": {0: batch, 1: time}, "wav_lens": {0: batch}},
+        external_data=False,  # one self-contained file (< 2 GB for BASE)
         verbose=False,
     )
     return path

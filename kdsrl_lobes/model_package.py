@@ -117,7 +117,7 @@ def load_safetensors(obj: torch.nn.Module, path) -> None:
     ...
     ValueError: Parameters in ... do not fit Linear: bias: file [3], model [4]; ...
     """
-    path = str(path)
+    path = os.path.realpath(path)  # name the packaged file, not a savedir link
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Model weights not found: {path}")
     try:
