@@ -73,11 +73,21 @@ def export_onnx(network: MultiTaskNetwork, path: str, opset: int = 18) -> str:
 
 
 def quantize_int8(path: str, output: str) -> str:
-    """onnxruntime dynamic quantisation: int8 weights for MatMul/Gemm/Conv,
-    activations quantised on the fly."""
+    """onnxruntime dynamic quantisation of the MatMul/Gemm weights to int8,
+    activations quantised on the fly.
+
+    The CNN front end stays fp32: onnxruntime's ``ConvInteger`` kernel is about
+    2.5x slower than its fp32 convolution on CPU (BASE student, 1 s, one
+    thread: 281 ms with Conv quantised, 108 ms without, 120 ms in fp32).
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(path, output, weight_type=QuantType.QInt8)
+    quantize_dynamic(
+        path,
+        output,
+        op_types_to_quantize=["MatMul", "Gemm"],
+        weight_type=QuantType.QInt8,
+    )
     return output
 
 
