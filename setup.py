@@ -21,6 +21,10 @@ INSTALL_REQUIRES = [
     "tqdm",
 ]
 
+# torch.onnx's dynamo exporter needs onnxscript; onnxruntime runs, checks and
+# quantises the exported graph.
+EXPORT_REQUIRES = ["onnx", "onnxscript", "onnxruntime"]
+
 setup(
     name="kdsrl",
     version="0.1.0",
@@ -33,6 +37,10 @@ setup(
     packages=find_packages(include=["kdsrl_lobes", "kdsrl_lobes.*"]),
     python_requires=">=3.11",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": ["pytest", "ruff"]},
+    extras_require={
+        # ONNX export and int8 quantisation (python -m kdsrl_lobes.export)
+        "export": EXPORT_REQUIRES,
+        "dev": ["pytest", "ruff", *EXPORT_REQUIRES],
+    },
     license="Apache-2.0",
 )

@@ -34,3 +34,30 @@ def quick_corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("quick_corpus")
     synth.main(["--output", str(root), "--quick"])
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def trained_multitask(quick_corpus, tiny_teacher_dir, tmp_path_factory):
+    """Output folder of one tiny multi-task recipe run on the quick corpus
+    (about 10 s), shared by the packaging, inference and export tests."""
+    from .recipe_utils import recipe_path, run_recipe
+
+    out = str(tmp_path_factory.mktemp("trained_multitask"))
+    run_recipe(
+        recipe_path("GSC_VoxCeleb1", "multitask", "train.py"),
+        [
+            recipe_path("GSC_VoxCeleb1", "multitask", "hparams", "multitask.yaml"),
+            f"--encoder_source={tiny_teacher_dir()}",
+            f"--output_folder={out}",
+            f"--gsc_folder={quick_corpus}/speech_commands_v0.01",
+            f"--voxceleb_folder={quick_corpus}/voxceleb1",
+            "--number_of_epochs=2",
+            "--epoch_rounds=4",
+            "--kws_batch_size=8",
+            "--sv_batch_size=4",
+            "--sv_crop_seconds=1.5",
+            "--num_workers=0",
+            "--noprogressbar",
+        ],
+    )
+    return out

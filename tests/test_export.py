@@ -1,0 +1,81 @@
+"""ONNX export of a packaged tiny model: onnxruntime against PyTorch on real
+clips, int8 quantisation, and test-set metrics of every version."""
+
+import json
+import os
+
+import numpy as np
+import onnx
+import pytest
+import soundfile as sf
+import torch
+
+from kdsrl_lobes import export, package
+from kdsrl_lobes.inference import MultiTaskSpeechModel
+
+
+@pytest.fixture(scope="module")
+def exported(trained_multitask, quick_corpus, tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    pkg = str(root / "package")
+    package.main([trained_multitask, pkg])
+    out = str(root / "onnx")
+    args = [pkg, "--format", "onnx", "--int8", "--output_dir", out]
+    report = export.main([*args, "--eval_corpus", quick_corpus])
+    return {"package": pkg, "out": out, "report": report}
+
+
+def test_onnx_matches_pytorch_on_real_clips(exported, capsys):
+    report = exported["report"]
+    with open(os.path.join(exported["out"], "export.json")) as f:
+        assert json.load(f) == report
+    # a 1 s GSC clip and a longer VoxCeleb1 utterance
+    assert report["check_lengths"][0] == 16000 < report["check_lengths"][1]
+    for output, diff in report["max_abs_diff"]["onnx_fp32"].items():
+        assert diff < 1e-4, output
+    assert sorted(os.listdir(exported["out"])) == [
+        "export.json",
+        "model.onnx",
+        "model_int8.onnx",
+    ]
+
+
+def test_onnx_graph_has_dynamic_batch_and_time(exported, trained_multitask):
+    path = os.path.join(exported["out"], "model.onnx")
+    wav = onnx.load(path).graph.input[0]
+    dims = wav.type.tensor_type.shape.dim
+    assert wav.name == "wav" and all(d.dim_param and not d.dim_value for d in dims)
+    model = MultiTaskSpeechModel.from_hparams(
+        source=exported["package"], run_opts={"device": "cpu"}
+    )
+    with open(os.path.join(trained_multitask, "data", "voxceleb1", "test.csv")) as f:
+        paths = [line.split(",")[2] for line in f.read().splitlines()[1:4]]
+    wavs = [sf.read(p, dtype="float32")[0] for p in paths]
+    longest = max(len(w) for w in wavs)
+    batch = np.stack([np.pad(w, (0, longest - len(w))) for w in wavs])
+    lens = np.array([len(w) / longest for w in wavs], dtype=np.float32)
+    onnx_out = export.OnnxMultiTaskModel(path)(batch, lens)
+    torch_out = model.network(torch.from_numpy(batch), torch.from_numpy(lens))
+    for got, want in zip(onnx_out, torch_out, strict=True):
+        np.testing.assert_allclose(got, want.detach().numpy(), atol=1e-4, rtol=0)
+
+
+def test_int8_is_quantised_and_its_metrics_reported(exported, trained_multitask):
+    graph = onnx.load(os.path.join(exported["out"], "model_int8.onnx")).graph
+    ops = {node.op_type for node in graph.node}
+    assert "DynamicQuantizeLinear" in ops
+    assert ops & {"MatMulInteger", "ConvInteger"}
+    metrics = exported["report"]["test_metrics"]
+    assert sorted(metrics) == ["onnx_fp32", "onnx_int8", "pytorch"]
+    with open(os.path.join(trained_multitask, "metrics.json")) as f:
+        recipe = json.load(f)
+    assert metrics["pytorch"]["kws_accuracy"] == pytest.approx(recipe["kws_accuracy"])
+    for key in ("kws_accuracy", "sv_eer"):
+        assert metrics["onnx_fp32"][key] == pytest.approx(metrics["pytorch"][key])
+        assert 0.0 <= metrics["onnx_int8"][key] <= 100.0
+    assert exported["report"]["max_abs_diff"]["onnx_int8"]["kws_logits"] > 0.0
+
+
+def test_export_of_a_missing_package_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no_package"):
+        export.main([str(tmp_path / "no_package"), "--format", "onnx"])
