@@ -7,12 +7,12 @@ Authors
 from collections.abc import Sequence
 
 CITATION = """\
-@misc{kdsrl2026,
-  title  = {Distilling self-supervised speech models into one small multi-task
-            network for keyword spotting and speaker verification},
-  author = {kdsrl team},
-  year   = {2026},
-  note   = {SpeechBrain recipe plugin kdsrl}
+@article{kerpicci2022kdmultitask,
+  title   = {Application of Knowledge Distillation to Multi-Task Speech
+             Representation Learning},
+  author  = {Kerpicci, Mine and Nguyen, Van and Zhang, Shuhua and Visser, Erik},
+  journal = {arXiv preprint arXiv:2210.16611},
+  year    = {2022}
 }
 
 @misc{speechbrainV1,

@@ -39,7 +39,7 @@ def _batch():
 def _hubert():
     wav, lens = _batch()
     targets = ClusterTargets(num_clusters=8)
-    targets.fit(training_features(list(wav), frame_stride=10))
+    targets.fit(training_features(list(wav), frame_stride=320))
     torch.manual_seed(0)
     cfg = speech_config("hubert", "tiny", num_hidden_layers=2)
     return HubertPretrainer(cfg, targets, final_dim=8, mask_length=4)
@@ -49,6 +49,12 @@ def _wav2vec2():
     torch.manual_seed(0)
     cfg = speech_config("wav2vec2", "tiny", num_hidden_layers=2, **W2V_TINY)
     return Wav2Vec2Pretrainer(cfg, mask_length=4)
+
+
+def _first_padding_frame(model, rel_length):
+    """The first frame of the CNN output that lies wholly in the padding."""
+    samples = torch.tensor(int(rel_length * 4000))
+    return int(model.encoder._get_feat_extract_output_lengths(samples))
 
 
 def _train(model, steps):
@@ -67,10 +73,14 @@ def _train(model, steps):
 
 @pytest.mark.parametrize("make", [_hubert, _wav2vec2], ids=["hubert", "wav2vec2"])
 def test_loss_is_finite_and_decreases_on_a_fixed_batch(make):
-    losses, out = _train(make(), 12)
+    model = make()
+    losses, out = _train(model, 12)
     assert all(np.isfinite(losses))
     assert losses[-1] < 0.85 * losses[0]
-    assert not out["mask"][3, 250:].any()  # nothing masked in the padding
+    pad = _first_padding_frame(model, 0.6)
+    assert 0 < pad < out["mask"].shape[1]  # the last utterance has padding frames
+    assert not out["mask"][3, pad:].any()  # nothing masked in the padding
+    assert out["mask"][3, :pad].any()
 
 
 def test_hubert_loss_is_cross_entropy_of_masked_frames_only():
@@ -79,7 +89,9 @@ def test_hubert_loss_is_cross_entropy_of_masked_frames_only():
     np.random.seed(0)
     out = model(wav, lens)
     logits, targets, mask = out["logits"], out["targets"], out["mask"]
-    assert (targets[mask] >= 0).all() and (targets[3, 250:] == -100).all()
+    pad = _first_padding_frame(model, 0.6)
+    assert pad < targets.shape[1]
+    assert (targets[mask] >= 0).all() and (targets[3, pad:] == -100).all()
     manual = -torch.log_softmax(logits[mask], dim=-1)
     manual = manual.gather(1, targets[mask][:, None]).mean()
     assert torch.allclose(out["loss"], manual, atol=1e-5)
@@ -88,6 +100,24 @@ def test_hubert_loss_is_cross_entropy_of_masked_frames_only():
         model.hubert.masked_spec_embed.add_(5.0)
     np.random.seed(0)
     assert not torch.allclose(model(wav, lens)["logits"], logits)
+
+
+def test_hubert_unmasked_weight_adds_the_unmasked_frames_cross_entropy():
+    model = _hubert().eval()
+    wav, lens = _batch()
+    np.random.seed(0)
+    masked_only = model(wav, lens)
+    model.unmasked_weight = 0.5
+    np.random.seed(0)
+    both = model(wav, lens)
+    logits, targets, mask = both["logits"], both["targets"], both["mask"]
+    unmasked = ~mask & (targets >= 0)
+    assert unmasked.any() and torch.equal(mask, masked_only["mask"])
+    manual = -torch.log_softmax(logits[unmasked], dim=-1)
+    manual = manual.gather(1, targets[unmasked][:, None]).mean()
+    assert torch.allclose(both["loss"], masked_only["loss"] + 0.5 * manual, atol=1e-5)
+    with pytest.raises(ValueError, match="unmasked_weight"):
+        HubertPretrainer(model.hubert.config, model.targets, unmasked_weight=-1.0)
 
 
 def test_wav2vec2_gumbel_temperature_anneals_per_update():

@@ -105,6 +105,12 @@ class HubertPretrainer(_MaskedPretrainer):
         Span masking (HuBERT: 0.8 and 10), see `span_mask`.
     normalize : bool
         Per-utterance waveform normalisation.
+    unmasked_weight : float
+        Weight of the cross-entropy on the *unmasked* frames, added to the masked
+        frames' (fairseq HuBERT's ``pred_nomask_weight``; 0 in the paper).
+        Unmasked targets are a local function of the input, so a positive weight
+        teaches the CNN spectral features quickly and lifts a short pre-training
+        off the long initial plateau of the masked-only loss.
 
     Example
     -------
@@ -127,8 +133,12 @@ class HubertPretrainer(_MaskedPretrainer):
         mask_length: int = 10,
         min_masks: int = 2,
         normalize: bool = True,
+        unmasked_weight: float = 0.0,
     ):
         super().__init__(mask_prob, mask_length, min_masks, normalize)
+        if unmasked_weight < 0:
+            raise ValueError(f"unmasked_weight must be >= 0, found {unmasked_weight}")
+        self.unmasked_weight = unmasked_weight
         if config is None:
             config = speech_config("hubert", "embedded")
         if config.model_type != "hubert":
@@ -153,7 +163,8 @@ class HubertPretrainer(_MaskedPretrainer):
         Returns
         -------
         out : dict
-            ``loss`` (mean cross-entropy over masked frames), ``accuracy``
+            ``loss`` (mean cross-entropy over masked frames, plus
+            ``unmasked_weight`` times that over unmasked frames), ``accuracy``
             (of the masked frames), ``logits`` ``[batch, frames, clusters]``,
             ``targets`` and ``mask`` ``[batch, frames]``.
         """
@@ -167,6 +178,11 @@ class HubertPretrainer(_MaskedPretrainer):
         logits = proj @ embs.T / self.logit_temperature  # B x T x C
         selected = time_mask & (targets != IGNORE_INDEX)
         loss = torch.nn.functional.cross_entropy(logits[selected], targets[selected])
+        unmasked = ~time_mask & (targets != IGNORE_INDEX)
+        if self.unmasked_weight > 0 and bool(unmasked.any()):
+            loss = loss + self.unmasked_weight * torch.nn.functional.cross_entropy(
+                logits[unmasked], targets[unmasked]
+            )
         with torch.no_grad():
             accuracy = (logits[selected].argmax(-1) == targets[selected]).float().mean()
         return dict(

@@ -144,7 +144,10 @@ class MultiTaskBrain(sb.Brain):
             plot_confusion(matrix, labels, os.path.join(out, "kws_confusion.png"))
         if "sv" in test_sets:
             embeddings = {}
-            for batch in self._loader(test_sets["sv"]):
+            # One utterance per batch: with a group-norm CNN and no attention
+            # mask (BASE models) padding changes the embedding, and a trial's
+            # score must not depend on which utterances shared its batch.
+            for batch in self._loader(test_sets["sv"], batch_size=1):
                 batch = batch.to(self.device)
                 wavs, lens = batch.sig
                 feats = self.modules.encoder(wavs, lens)
@@ -155,10 +158,9 @@ class MultiTaskBrain(sb.Brain):
             plot_det(scores, labels, os.path.join(out, "sv_det.png"), metrics["sv_eer"])
         return metrics
 
-    def _loader(self, dataset):
-        return sb.dataio.dataloader.make_dataloader(
-            dataset, **self.hparams.eval_dataloader_opts
-        )
+    def _loader(self, dataset, **overrides):
+        options = {**self.hparams.eval_dataloader_opts, **overrides}
+        return sb.dataio.dataloader.make_dataloader(dataset, **options)
 
 
 def kws_datasets(hparams):
