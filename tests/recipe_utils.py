@@ -53,3 +53,26 @@ def run_recipe(script, args, nproc=0, timeout=600, check=True, **popen):
             f"\n{result.stderr[-5000:]}"
         )
     return result
+
+
+def complete_checkpoints(save_folder):
+    """Names of the checkpoints in ``save_folder`` whose save has finished
+    (the kill-safe checkpointer renames ``CKPT.yaml`` into place last)."""
+    if not os.path.isdir(save_folder):
+        return set()
+    return {
+        d
+        for d in os.listdir(save_folder)
+        if d.startswith("CKPT")
+        and os.path.isfile(os.path.join(save_folder, d, "CKPT.yaml"))
+    }
+
+
+def loaded_checkpoints(log_text):
+    """Names of the checkpoints that a run's log says it loaded, in order."""
+    marker = "Loading a checkpoint from "
+    return [
+        os.path.basename(line.split(marker, 1)[1].strip())
+        for line in log_text.splitlines()
+        if marker in line
+    ]

@@ -53,7 +53,6 @@ def test_cold_pass_fills_the_cache_and_warm_pass_skips_the_teacher(tmp_path):
     assert (warm["cache_misses"], warm["cache_hits"]) == (0, crops)
     assert cold["cache_files"] == warm["cache_files"] == crops
     assert cold["cache_bytes"] > 0
-    assert warm["targets_share"] < 1.0
     assert cold["audio_seconds"] == pytest.approx(args.steps * args.batch_size * 0.5)
     assert cold["target_layers"] == [2, 4]
     assert len(warm["step_seconds"]) == args.steps

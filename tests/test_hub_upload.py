@@ -5,6 +5,7 @@ create_repo, upload_folder, the commit payload) runs for real."""
 import base64
 import json
 import os
+import socket
 
 import httpx2
 import huggingface_hub
@@ -71,6 +72,21 @@ def hub(monkeypatch):
     )
 
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Refuses and records every socket connection, whichever client makes it:
+    a request that bypassed the mock transport would not reach the hub either."""
+    attempts = []
+
+    def refuse(sock, address, *args):
+        attempts.append(address)
+        raise OSError(f"test refused a connection to {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
 def _commit_files(request) -> dict:
     """path -> bytes of the files in an NDJSON commit payload."""
     files = {}
@@ -113,7 +129,7 @@ def test_cli_upload_sends_the_package_to_the_repo(
 
 
 def test_dry_run_lists_files_and_sends_nothing(
-    trained_multitask, package_dir, tmp_path, hub, capsys, monkeypatch
+    trained_multitask, package_dir, tmp_path, hub, no_network, capsys, monkeypatch
 ):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
@@ -123,21 +139,23 @@ def test_dry_run_lists_files_and_sends_nothing(
     assert "Would upload 9 files to me/model" in printed
     for name, size in package_listing(out):
         assert f"  {name}  {size} bytes" in printed
-    assert hub == []
+    assert hub == [] and no_network == []
 
 
-def test_upload_without_token_fails_before_any_request(package_dir, hub, monkeypatch):
+def test_upload_without_token_fails_before_any_request(
+    package_dir, hub, no_network, monkeypatch
+):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
     with pytest.raises(PermissionError, match="No Hugging Face token"):
         upload_package(package_dir, "me/model")
     with pytest.raises(ValueError, match="Invalid hub repo id"):
         upload_package(package_dir, "me/bad name", token="hf_x")
-    assert hub == []
+    assert hub == [] and no_network == []
 
 
-def test_upload_refuses_an_incomplete_package(package_dir, tmp_path, hub):
+def test_upload_refuses_an_incomplete_package(package_dir, tmp_path, hub, no_network):
     (tmp_path / "hyperparams.yaml").write_text("x: 1\n")
     with pytest.raises(FileNotFoundError, match="encoder.safetensors"):
         upload_package(str(tmp_path), "me/model", token="hf_x")
-    assert hub == []
+    assert hub == [] and no_network == []

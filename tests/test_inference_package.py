@@ -189,6 +189,7 @@ def test_stereo_files_are_down_mixed(model, clips, tmp_path):
 
 def test_short_clips_are_padded_to_the_receptive_field(model):
     field = receptive_field(model.mods.encoder)
+    assert field == 325  # tiny CNN: kernels 10, 8, 8 and strides 5, 8, 8
     short = torch.randn(1, 100, generator=torch.Generator().manual_seed(1))
     probs, _, _, labels = model.classify_batch(short)
     padded = torch.nn.functional.pad(short, (0, field - 100))

@@ -45,8 +45,10 @@ def test_trials_need_both_labels_and_embeddings():
 def test_confusion_and_plots(tmp_path):
     matrix = confusion_matrix(torch.tensor([0, 2, 2, 1]), torch.tensor([0, 2, 1, 1]), 3)
     assert matrix.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
-    assert plot_confusion(matrix, ["a", "b", "c"], str(tmp_path / "c.png"))
-    scores, labels = torch.rand(50), torch.randint(0, 2, (50,))
+    path = str(tmp_path / "c.png")
+    assert plot_confusion(matrix, ["a", "b", "c"], path) == path
+    assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "c.png").stat().st_size > 1000
+    scores, labels = torch.rand(50), torch.randint(0, 2, (50,))
     plot_det(scores, labels, str(tmp_path / "det.png"), eer=12.0)
     assert (tmp_path / "det.png").stat().st_size > 1000

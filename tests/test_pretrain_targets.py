@@ -72,8 +72,10 @@ def test_cluster_targets_label_frames_and_ignore_padding():
     batch[1, 8000:] = 0
     labels = targets(batch, torch.tensor([1.0, 0.5]), 49, 320)
     assert labels.shape == (2, 49)
-    assert (labels[1, 25:] == IGNORE_INDEX).all()
-    assert ((labels[:, :24] >= 0) & (labels[:, :24] < 6)).all()
+    # 8000 of 16000 samples: 24 frames of speech, frame 24 on is padding
+    assert (labels[1, 24:] == IGNORE_INDEX).all() and (labels[1, :24] >= 0).all()
+    assert ((labels[0] >= 0) & (labels[0] < 6)).all()
+    assert (labels[1, :24] < 6).all()
     # the labels of the padded utterance's valid frames are those it has alone
     alone = targets(batch[1:, :8000], None, 24, 320)
     assert torch.equal(labels[1, :24], alone[0])

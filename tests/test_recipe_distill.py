@@ -1,5 +1,6 @@
 """Distillation recipe on the quick corpus with a tiny 4-layer teacher."""
 
+import csv
 import os
 import signal
 import subprocess
@@ -10,7 +11,13 @@ import pytest
 import torch
 import transformers
 
-from .recipe_utils import load_recipe, recipe_path, run_recipe
+from .recipe_utils import (
+    complete_checkpoints,
+    load_recipe,
+    loaded_checkpoints,
+    recipe_path,
+    run_recipe,
+)
 
 SCRIPT = recipe_path("LibriSpeech", "distill", "train.py")
 HPARAMS = recipe_path(
@@ -59,11 +66,28 @@ def test_outputs_student_log_and_plot(distilled, tiny_teacher_dir):
     for key in ("train loss", "valid loss", "valid l1_layer2", "valid cos_layer4"):
         assert key in log
     assert os.path.getsize(os.path.join(distilled, "distill_curves.png")) > 1000
-    # the teacher cache was filled with one fp16 file per training crop
+    # the teacher cache holds one fp16 file [target layers, frames, hidden] per
+    # crop: one fixed crop of each training and each validation utterance
     cached = [
-        f for _, _, fs in os.walk(os.path.join(distilled, "teacher_cache")) for f in fs
+        os.path.join(d, f)
+        for d, _, fs in os.walk(os.path.join(distilled, "teacher_cache"))
+        for f in fs
     ]
-    assert cached and all(f.endswith(".pt") for f in cached)
+    assert all(f.endswith(".pt") for f in cached)
+    utterances = []
+    for name in ("train.csv", "dev-clean.csv"):
+        with open(os.path.join(distilled, "save", name)) as f:
+            utterances += [
+                row["ID"]
+                for row in csv.DictReader(f)
+                if float(row["duration"]) >= 0.5  # min_duration in the YAML
+            ]
+    cached_ids = [os.path.basename(f).split("@")[0] for f in cached]
+    assert utterances and sorted(cached_ids) == sorted(utterances)
+    item = torch.load(cached[0], weights_only=True)
+    assert item.dtype == torch.float16
+    assert item.shape[0] == 2  # --target_layers=[2, 4]
+    assert item.shape[2] == teacher.config.hidden_size
 
 
 def test_checkpoint_from_another_config_is_refused(
@@ -153,16 +177,22 @@ def test_killed_run_resumes_from_intra_epoch_checkpoint(
     save = os.path.join(tmp_path, "save")
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if os.path.isdir(save) and any(d.startswith("CKPT") for d in os.listdir(save)):
+        if complete_checkpoints(save):
             break
         time.sleep(0.2)
     assert proc.poll() is None, "run ended before an intra-epoch checkpoint"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not os.path.isdir(os.path.join(tmp_path, "student"))
-    run_recipe(SCRIPT, args)
+    killed = complete_checkpoints(save)
     with open(os.path.join(tmp_path, "log.txt")) as f:
-        assert "Loading a checkpoint from" in f.read()
+        log_at_kill = len(f.read())
+    run_recipe(SCRIPT, args)
+    # the resumed run starts from a checkpoint of the killed run (the export
+    # also loads the best checkpoint, so only the first load counts)
+    with open(os.path.join(tmp_path, "log.txt")) as f:
+        loaded = loaded_checkpoints(f.read()[log_at_kill:])
+    assert loaded and loaded[0] in killed
     assert os.path.isfile(os.path.join(tmp_path, "student", "model.safetensors"))
     with open(os.path.join(tmp_path, "train_log.txt")) as f:
         epochs = [line.split(",")[0] for line in f]

@@ -11,7 +11,12 @@ import time
 import pytest
 import torch
 
-from .recipe_utils import recipe_path, run_recipe
+from .recipe_utils import (
+    complete_checkpoints,
+    loaded_checkpoints,
+    recipe_path,
+    run_recipe,
+)
 
 SCRIPT = recipe_path("GSC_VoxCeleb1", "multitask", "train.py")
 
@@ -79,10 +84,25 @@ def test_test_only_reevaluates_a_trained_folder(
     multitask_run, quick_corpus, tiny_teacher_dir
 ):
     before = _metrics(multitask_run)
+    train_log = os.path.join(multitask_run, "train_log.txt")
+    with open(train_log) as f:
+        log_before = f.read()
+    save = os.path.join(multitask_run, "save")
+    ckpts_before = sorted(os.listdir(save))
     os.remove(os.path.join(multitask_run, "metrics.json"))
-    args = _args("multitask", quick_corpus, tiny_teacher_dir(), multitask_run)
+    # without --test_only, a second epoch would be trained, logged and saved
+    args = _args(
+        "multitask",
+        quick_corpus,
+        tiny_teacher_dir(),
+        multitask_run,
+        "--number_of_epochs=2",
+    )
     run_recipe(SCRIPT, [*args, "--test_only"])
-    after = _metrics(multitask_run)
+    with open(train_log) as f:
+        assert f.read() == log_before
+    assert sorted(os.listdir(save)) == ckpts_before
+    after = _metrics(multitask_run)  # rewritten
     assert after["kws_accuracy"] == pytest.approx(before["kws_accuracy"])
     assert after["sv_eer"] == pytest.approx(before["sv_eer"])
 
@@ -97,6 +117,7 @@ def test_single_task_runs(task, quick_corpus, tiny_teacher_dir, tmp_path):
         assert not os.path.exists(tmp_path / "sv_det.png")
     else:
         assert "kws_accuracy" not in m and 0.0 <= m["sv_eer"] <= 100.0
+        assert not os.path.exists(tmp_path / "kws_confusion.png")
 
 
 def test_frozen_encoder_trains_only_the_heads(quick_corpus, tiny_teacher_dir, tmp_path):
@@ -199,14 +220,20 @@ def test_killed_run_resumes(quick_corpus, tiny_teacher_dir, tmp_path):
     save = tmp_path / "save"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if save.is_dir() and any(d.startswith("CKPT") for d in os.listdir(save)):
+        if complete_checkpoints(save):
             break
         time.sleep(0.2)
     assert proc.poll() is None, "run ended before a checkpoint"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert not (tmp_path / "metrics.json").exists(), "killed after the run ended"
+    killed = complete_checkpoints(save)
+    log_at_kill = len((tmp_path / "log.txt").read_text())
     run_recipe(SCRIPT, args)
-    assert "Loading a checkpoint from" in (tmp_path / "log.txt").read_text()
+    # the resumed run starts from a checkpoint of the killed run (every run
+    # also loads its best checkpoint before testing, so the first load counts)
+    loaded = loaded_checkpoints((tmp_path / "log.txt").read_text()[log_at_kill:])
+    assert loaded and loaded[0] in killed
     epochs = [line.split(",")[0] for line in (tmp_path / "train_log.txt").open()]
     assert epochs == ["epoch: 1", "epoch: 2"]
     assert _metrics(tmp_path)["tasks"] == ["kws", "sv"]
@@ -225,3 +252,6 @@ def test_ddp_with_two_processes(quick_corpus, tiny_teacher_dir, tmp_path):
         nproc=2,
     )
     assert 0.0 <= _metrics(tmp_path)["sv_eer"] <= 100.0
+    with open(tmp_path / "train_log.txt") as f:
+        epochs = [line.split(",")[0] for line in f]
+    assert epochs == ["epoch: 1"]  # logged by the main process only

@@ -32,12 +32,15 @@ from kdsrl_lobes.pretrain.targets import IGNORE_INDEX, ClusterTargets
 class _MaskedPretrainer(torch.nn.Module):
     """Shared preprocessing: padding, normalisation, frame masks, span masks."""
 
-    def __init__(self, mask_prob, mask_length, min_masks, normalize):
+    def __init__(self, mask_prob, mask_length, min_masks, normalize, unmasked_weight):
         super().__init__()
         self.mask_prob = mask_prob
         self.mask_length = mask_length
         self.min_masks = min_masks
         self.normalize = normalize
+        if unmasked_weight < 0:
+            raise ValueError(f"unmasked_weight must be >= 0, found {unmasked_weight}")
+        self.unmasked_weight = unmasked_weight
 
     @property
     def encoder(self) -> transformers.PreTrainedModel:
@@ -135,10 +138,7 @@ class HubertPretrainer(_MaskedPretrainer):
         normalize: bool = True,
         unmasked_weight: float = 0.0,
     ):
-        super().__init__(mask_prob, mask_length, min_masks, normalize)
-        if unmasked_weight < 0:
-            raise ValueError(f"unmasked_weight must be >= 0, found {unmasked_weight}")
-        self.unmasked_weight = unmasked_weight
+        super().__init__(mask_prob, mask_length, min_masks, normalize, unmasked_weight)
         if config is None:
             config = speech_config("hubert", "embedded")
         if config.model_type != "hubert":
@@ -209,6 +209,12 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         The Gumbel-softmax temperature is ``max(max * decay**updates, min)``.
     normalize : bool
         Per-utterance waveform normalisation.
+    unmasked_weight : float
+        Weight of the same contrastive loss on the *unmasked* frames, added to
+        the masked frames' (0 in the paper). There the context vector sees the
+        features its target was quantised from, so the CNN, the quantiser and the
+        transformer get a useful gradient before the codes mean anything: it
+        lifts a short pre-training off the chance-level plateau.
 
     Example
     -------
@@ -230,8 +236,9 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         min_gumbel_temperature: float = 0.5,
         gumbel_decay: float = 0.999995,
         normalize: bool = True,
+        unmasked_weight: float = 0.0,
     ):
-        super().__init__(mask_prob, mask_length, min_masks, normalize)
+        super().__init__(mask_prob, mask_length, min_masks, normalize, unmasked_weight)
         if config is None:
             config = speech_config("wav2vec2", "embedded")
         if config.model_type != "wav2vec2":
@@ -263,7 +270,9 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         -------
         out : dict
             ``loss``, ``contrastive_loss`` and ``diversity_loss`` (each per
-            masked frame), ``perplexity`` of the codebook and ``mask``.
+            masked frame; ``loss`` adds ``unmasked_weight`` times the mean
+            contrastive loss of the unmasked frames), ``perplexity`` of the
+            codebook and ``mask``.
         """
         wav, frame_mask, time_mask = self.prepare(wav, wav_lens)
         negatives = sample_negatives(frame_mask, self.model.config.num_negatives)
@@ -274,10 +283,37 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
             wav, mask_time_indices=time_mask, sampled_negative_indices=negatives
         )
         num_masked = time_mask.sum().clamp(min=1)
+        loss = out.loss / num_masked
+        unmasked = frame_mask & ~time_mask
+        if self.unmasked_weight > 0 and bool(unmasked.any()):
+            loss = loss + self.unmasked_weight * self._contrastive_loss(
+                out, negatives, unmasked
+            )
         return dict(
-            loss=out.loss / num_masked,
+            loss=loss,
             contrastive_loss=out.contrastive_loss.detach() / num_masked,
             diversity_loss=out.diversity_loss.detach() / num_masked,
             perplexity=out.codevector_perplexity.detach(),
             mask=time_mask,
         )
+
+    def _contrastive_loss(self, out, negatives, frames):
+        """Mean contrastive loss over ``frames`` ``[batch, frames]``, computed as
+        ``Wav2Vec2ForPreTraining`` does for the masked ones (its own logits
+        function, the same negatives, a negative equal to the positive ignored):
+        transformers only scores masked frames."""
+        quantized = out.projected_quantized_states  # B x T x D
+        batch, length, dim = quantized.shape
+        negative = quantized.reshape(-1, dim)[negatives.long().view(-1)]
+        negative = negative.view(batch, length, -1, dim).permute(2, 0, 1, 3)
+        logits = self.model.compute_contrastive_logits(
+            quantized[None],
+            negative,
+            out.projected_states,
+            self.model.config.contrastive_logits_temperature,
+        )  # (1 + K) x B x T
+        neg_is_pos = (quantized == negative).all(-1)
+        logits[1:][neg_is_pos] = float("-inf")
+        logits = logits.permute(1, 2, 0)[frames]  # N x (1 + K)
+        positive = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
+        return torch.nn.functional.cross_entropy(logits.float(), positive)
