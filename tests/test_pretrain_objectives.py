@@ -149,3 +149,18 @@ def test_saved_teacher_loads_and_matches_the_trained_encoder(make, tmp_path):
     ).hidden_states[2]
     assert torch.allclose(teacher(wav)[:, 1], expected, atol=1e-4)
     assert model.encoder.config.apply_spec_augment  # saving left training as is
+
+
+def test_wav2vec2_unmasked_weight_adds_a_term_linear_in_its_weight():
+    model = _wav2vec2().eval()  # eval: hard (deterministic) quantiser choice
+    wav, lens = _batch()
+    outs = {}
+    for weight in (0.0, 0.5, 1.0):
+        model.unmasked_weight = weight
+        np.random.seed(0)  # the same masks and negatives
+        outs[weight] = model(wav, lens)
+    assert torch.equal(outs[0.0]["mask"], outs[1.0]["mask"])
+    assert torch.allclose(outs[0.0]["contrastive_loss"], outs[1.0]["contrastive_loss"])
+    extra = outs[1.0]["loss"] - outs[0.0]["loss"]
+    assert extra > 0
+    assert torch.allclose(outs[0.5]["loss"] - outs[0.0]["loss"], extra / 2, atol=1e-5)
