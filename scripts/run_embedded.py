@@ -39,6 +39,20 @@ FINETUNE_OVERRIDES = [
 ]
 
 
+def with_overrides(command: list, overrides: list) -> list:
+    """``command`` with ``--key=value`` overrides appended; an override of a key
+    the command already sets replaces it (SpeechBrain reads the overrides as
+    YAML, where a repeated key is an error).
+
+    Example
+    -------
+    >>> with_overrides(["train.py", "--lr=1", "--seed=3"], ["--lr=2"])
+    ['train.py', '--seed=3', '--lr=2']
+    """
+    keys = {o.split("=", 1)[0] for o in overrides}
+    return [c for c in command if c.split("=", 1)[0] not in keys] + list(overrides)
+
+
 def recipe(*parts):
     """Path of a recipe file."""
     return os.path.join(RECIPES, *parts)
@@ -101,7 +115,7 @@ def prepare_encoders(args):
     teacher = os.path.join(pretrain_out, "teacher")
     pipe.stage(
         f"teacher_{args.arch}",
-        pretrain + args.extra_pretrain,
+        with_overrides(pretrain, args.extra_pretrain),
         teacher,
         cwd=recipe("LibriSpeech", "pretrain"),
     )
@@ -120,7 +134,7 @@ def prepare_encoders(args):
     student = os.path.join(distill_out, "student")
     pipe.stage(
         f"distill_{args.arch}",
-        distill + args.extra_distill,
+        with_overrides(distill, args.extra_distill),
         student,
         cwd=recipe("LibriSpeech", "distill"),
     )
@@ -163,7 +177,7 @@ def run(args):
     metrics_file = os.path.join(finetune_out, "metrics.json")
     pipe.stage(
         f"multitask_{args.arch}",
-        command + args.extra_finetune,
+        with_overrides(command, args.extra_finetune),
         metrics_file,
         cwd=recipe("GSC_VoxCeleb1", "multitask"),
     )
