@@ -114,7 +114,7 @@ far smaller and easier: check the number of clips and trials before comparing.
 ## Usage
 
 ```bash
-pip install kdsrl  # from the kdsrl repository: pip install -e .
+pip install -e <a clone of the kdsrl repository>  # kdsrl_lobes and its pinned deps
 ```
 
 ```python
