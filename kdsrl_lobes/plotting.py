@@ -64,6 +64,9 @@ def parse_train_log(path: str) -> list:
     return [rows[key] for key in order]
 
 
+MAX_COLUMNS = 4  # panels per row of a training-curve figure
+
+
 def plot_train_log(
     log_path: str,
     png_path: str,
@@ -104,10 +107,17 @@ def plot_train_log(
     import matplotlib.pyplot as plt
 
     rows = parse_train_log(log_path)
+    columns = min(len(metrics), MAX_COLUMNS)
+    rows_of_plots = -(-len(metrics) // columns)  # ceiling division
     fig, axes = plt.subplots(
-        1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False
+        rows_of_plots,
+        columns,
+        figsize=(4.5 * columns, 3.5 * rows_of_plots),
+        squeeze=False,
     )
-    for ax, metric in zip(axes[0], metrics, strict=True):
+    for ax in axes.flat[len(metrics) :]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
         for stage in STAGES:
             key = f"{stage} {metric}"
             points = [
