@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Trains and evaluates every row of the paper's tables 2 and 3 on a corpus and
-writes ``table2.md``, ``table3.md`` and ``tables.json`` beside the paper's numbers.
+writes ``table2.md``, ``table3.md``, ``tables.json`` and ``tables.png`` beside the
+paper's numbers.
 
 Table 2 (single task): the wav2vec 2.0 teacher, DistilledWav2vec and
 DistilledHuBERT, each fine-tuned on KWS alone and on SV alone. Table 3
@@ -107,6 +108,61 @@ def format_table3(rows: dict) -> str:
     return "\n".join(lines)
 
 
+def plot_tables(table2: dict, table3: dict, path: str) -> str:
+    """Bar charts of KWS accuracy and SV EER per encoder: multi-task fully
+    fine-tuned, multi-task frozen and single-task, so the paper's three
+    comparisons (full vs frozen, multi vs single task, student vs teacher) can
+    be seen at a glance. Returns ``path``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> m = {"kws_accuracy": 90.0, "sv_eer": 10.0}
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.png")
+    >>> plot_tables({("distilled_hubert", "kws"): m, ("distilled_hubert", "sv"): m},
+    ...             {("distilled_hubert", False): m, ("distilled_hubert", True): m},
+    ...             path) == path
+    True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = [m for m in NAMES if (m, False) in table3 or (m, "kws") in table2]
+    variants = {
+        "multi-task, full": lambda m, key: table3.get((m, False), {}).get(key),
+        "multi-task, frozen": lambda m, key: table3.get((m, True), {}).get(key),
+        "single task": lambda m, key: table2.get(
+            (m, "kws" if key == "kws_accuracy" else "sv"), {}
+        ).get(key),
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / len(variants)
+    for ax, key, label in (
+        (axes[0], "kws_accuracy", "KWS accuracy (%), higher is better"),
+        (axes[1], "sv_eer", "SV EER (%), lower is better"),
+    ):
+        for i, (variant, get) in enumerate(variants.items()):
+            values = [get(m, key) for m in models]
+            xs = [j + (i - 1) * width for j in range(len(models))]
+            bars = ax.bar(
+                xs, [v if v is not None else 0.0 for v in values], width, label=variant
+            )
+            ax.bar_label(
+                bars, labels=[f"{v:.1f}" if v is not None else "" for v in values]
+            )
+        ax.set_xticks(range(len(models)), [NAMES[m] for m in models], fontsize=8)
+        ax.set_title(label)
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(variants), fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None):
     """Runs the missing rows and writes the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -184,6 +240,7 @@ def main(argv=None):
             f,
             indent=2,
         )
+    plot_tables(table2, table3, os.path.join(out, "tables.png"))
     print(format_table2(table2))
     print()
     print(format_table3(table3))
