@@ -62,13 +62,14 @@ def corpus(tmp_path_factory):
     return write_librispeech(str(tmp_path_factory.mktemp("corpus") / "LibriSpeech"))
 
 
-def run_recipe(objective, data_folder, output_folder, **overrides):
+def run_recipe(objective, data_folder, output_folder, *flags, **overrides):
     options = {**TINY, **TINY_OBJECTIVE[objective], **overrides}
     argv = [
         f"hparams/{objective}.yaml",
         f"--data_folder={data_folder}",
         f"--output_folder={output_folder}",
         *(f"--{key}={value}" for key, value in options.items()),
+        *flags,
     ]
     old_argv, old_cwd = sys.argv, os.getcwd()
     os.chdir(RECIPE)
@@ -110,6 +111,16 @@ def test_recipe_writes_a_loadable_teacher_and_resumes(objective, corpus, tmp_pat
     assert steps == [3, 6]  # 6 utterances, batches of 2, optimiser steps go on
     if objective == "hubert":
         assert os.path.getmtime(codebook) == stamp
+
+
+@pytest.mark.parametrize("objective", ["hubert", "wav2vec2"])
+def test_debug_runs_two_short_epochs(objective, corpus, tmp_path):
+    out = str(tmp_path / objective)
+    run_recipe(objective, corpus, out, "--debug", batch_size=1, number_of_epochs=3)
+    lines = _log_lines(out)
+    steps = [int(line.split("steps: ")[1].split(" ")[0]) for line in lines]
+    assert steps == [2, 4]  # SpeechBrain's debug: 2 epochs of 2 batches (of 6)
+    assert os.path.getsize(os.path.join(out, "teacher", "model.safetensors")) > 0
 
 
 def test_more_clusters_than_frames_is_a_clear_error(corpus, tmp_path):

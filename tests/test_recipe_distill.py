@@ -208,3 +208,14 @@ def test_ddp_with_two_processes(quick_corpus, tiny_teacher_dir, tmp_path):
     assert os.path.isfile(os.path.join(tmp_path, "student", "model.safetensors"))
     with open(os.path.join(tmp_path, "train_log.txt")) as f:
         assert len(f.readlines()) == 1  # logged by the main process only
+
+
+def test_debug_runs_two_short_epochs(quick_corpus, tiny_teacher_dir, tmp_path):
+    args = _args(
+        quick_corpus, tiny_teacher_dir(), str(tmp_path), "--number_of_epochs=3"
+    )
+    run_recipe(SCRIPT, [*args, "--debug"])  # SpeechBrain's debug: 2 epochs at most
+    log = (tmp_path / "train_log.txt").read_text().splitlines()
+    assert [line.split(",")[0] for line in log] == ["epoch: 1", "epoch: 2"]
+    model = transformers.AutoModel.from_pretrained(tmp_path / "student")
+    assert model.config.num_hidden_layers == 2

@@ -255,3 +255,14 @@ def test_ddp_with_two_processes(quick_corpus, tiny_teacher_dir, tmp_path):
     with open(tmp_path / "train_log.txt") as f:
         epochs = [line.split(",")[0] for line in f]
     assert epochs == ["epoch: 1"]  # logged by the main process only
+
+
+def test_debug_runs_two_short_epochs(quick_corpus, tiny_teacher_dir, tmp_path):
+    out = str(tmp_path)
+    args = _args(
+        "multitask", quick_corpus, tiny_teacher_dir(), out, "--number_of_epochs=3"
+    )
+    run_recipe(SCRIPT, [*args, "--debug"])  # SpeechBrain's debug: 2 epochs at most
+    log = (tmp_path / "train_log.txt").read_text().splitlines()
+    assert [line.split(",")[0] for line in log] == ["epoch: 1", "epoch: 2"]
+    assert 0.0 <= _metrics(out)["kws_accuracy"] <= 100.0
