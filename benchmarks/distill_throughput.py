@@ -296,7 +296,9 @@ def mode_worker(job: dict) -> dict:
 
     def train_step(batch) -> tuple[float, float]:
         """One optimiser step as ``DistillBrain`` takes it; returns its wall
-        time and the part spent getting the targets."""
+        time and the part spent getting the targets. Written out here rather
+        than run through ``Brain.fit_batch`` so that the targets can be timed
+        on their own."""
         start = time.perf_counter()
         wavs, lens = batch.sig
         if cache is None:
