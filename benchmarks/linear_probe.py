@@ -34,14 +34,20 @@ from collections import defaultdict
 import torch
 import transformers
 
-from kdsrl_lobes.data import GSC_CLASSES, load_audio, prepare_gsc, prepare_voxceleb1
+from kdsrl_lobes.data import (
+    GSC_CLASSES,
+    load_audio,
+    prepare_gsc,
+    prepare_voxceleb1,
+    read_csv_rows,
+)
 from kdsrl_lobes.encoder import (
     SSLEncoder,
     load_encoder,
     load_hf_speech_config,
     load_hf_speech_model,
 )
-from kdsrl_lobes.probe import probe_accuracy, read_csv_rows
+from kdsrl_lobes.probe import probe_accuracy
 from kdsrl_lobes.student import build_student
 
 

@@ -24,12 +24,14 @@ from speechbrain.utils.metric_stats import EER
 
 from kdsrl_lobes.data import (
     GSC_CLASSES,
+    find_trials,
     load_audio,
     prepare_gsc,
     prepare_voxceleb1,
+    read_csv_rows,
     read_trials,
 )
-from kdsrl_lobes.probe import logistic_regression, read_csv_rows, standardise
+from kdsrl_lobes.probe import logistic_regression, standardise
 
 
 @torch.no_grad()
@@ -86,7 +88,7 @@ def sv_baseline(corpus: str, save_folder: str, mfcc: MFCC) -> dict:
     _, x_test = standardise(x_dev, x_test)
     x_test = torch.nn.functional.normalize(x_test, dim=1)
     row_of = {r["ID"]: i for i, r in enumerate(test)}
-    trials = read_trials(os.path.join(data_folder, "veri_test2.txt"))
+    trials = read_trials(find_trials(data_folder))
     positive, negative = [], []
     for label, enrol, probe in trials:
         score = float(x_test[row_of[enrol]] @ x_test[row_of[probe]])

@@ -9,7 +9,6 @@ Authors
  * kdsrl team 2026
 """
 
-import csv
 import os
 from collections.abc import Callable, Sequence
 
@@ -17,19 +16,20 @@ import numpy as np
 import torch
 from speechbrain.utils.logger import get_logger
 
-from kdsrl_lobes.data import load_audio, prepare_gsc, prepare_voxceleb1, read_trials
-from kdsrl_lobes.data.prepare_voxceleb1 import find_trials
+from kdsrl_lobes.data import (
+    find_trials,
+    load_audio,
+    prepare_gsc,
+    prepare_voxceleb1,
+    read_csv_rows,
+    read_trials,
+)
 from kdsrl_lobes.metrics import score_trials, verification_metrics
 
 logger = get_logger(__name__)
 
 # wav [1, time] float32 -> (kws logits [1, classes], embedding [1, dim])
 RunFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-def _rows(csv_path: str) -> list[dict]:
-    with open(csv_path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def load_test_sets(corpus_root: str, work_folder: str) -> dict:
@@ -56,8 +56,8 @@ def load_test_sets(corpus_root: str, work_folder: str) -> dict:
         vox, os.path.join(work_folder, "voxceleb1"), trials=trials_path
     )["test"]
     return {
-        "kws": _rows(gsc_csv),
-        "sv": _rows(vox_csv),
+        "kws": read_csv_rows(gsc_csv),
+        "sv": read_csv_rows(vox_csv),
         "trials": read_trials(trials_path),
     }
 

@@ -11,16 +11,7 @@ Authors
  * kdsrl team 2026
 """
 
-import csv
-
 import torch
-
-
-def read_csv_rows(path: str) -> list[dict]:
-    """Rows of a prepared CSV (``prepare_gsc`` / ``prepare_voxceleb1`` output)
-    as dicts of strings."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def standardise(

@@ -34,6 +34,21 @@ def _commit(tmp, path: str) -> None:
     os.replace(tmp.name, path)
 
 
+def read_csv_rows(path: str) -> list[dict]:
+    """Rows of a prepared CSV as dicts of strings.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> write_csv_atomic(path, [{"ID": "a", "wav": "a.wav"}], ("ID", "wav"))
+    >>> read_csv_rows(path)
+    [{'ID': 'a', 'wav': 'a.wav'}]
+    """
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def write_csv_atomic(path: str, rows: list[dict], columns: tuple[str, ...]) -> None:
     """Writes ``rows`` with exactly ``columns`` to ``path``, atomically.
 

@@ -33,6 +33,7 @@ from kdsrl_lobes.checkpoints import attach_config_guard
 from kdsrl_lobes.crops import choose_crop
 from kdsrl_lobes.data import (
     GSC_CLASSES,
+    find_trials,
     load_audio,
     prepare_gsc,
     prepare_voxceleb1,
@@ -259,14 +260,10 @@ def trials_path(hparams):
     """The trial list: ``trials_file`` or the one inside the VoxCeleb1 folder."""
     if hparams.get("trials_file"):
         return hparams["trials_file"]
-    for name in ("veri_test2.txt", "veri_test.txt"):
-        path = os.path.join(hparams["voxceleb_folder"], name)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"No trial list (veri_test2.txt or veri_test.txt) in "
-        f"{hparams['voxceleb_folder']}: pass --trials_file"
-    )
+    try:
+        return find_trials(hparams["voxceleb_folder"])
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{err}; or pass --trials_file") from err
 
 
 def prepare_data(values):
