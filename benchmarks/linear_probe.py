@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/linear_probe.py --model DIR --corpus DIR [--random_init]
-        [--undistilled_layers 2] [--layers 4 8 12] [--max_per_class 60]
+        [--undistilled_layers 2] [--layers 4 8 12] [--concat] [--max_per_class 60]
         [--output FILE.json]
 
 ``--model`` is any transformers wav2vec 2.0 / HuBERT / WavLM directory (a
@@ -15,7 +15,8 @@ teacher as ``--model`` probes the 2-layer student that distillation starts from
 distillation taught the student anything. For each requested layer
 (``hidden_states`` index), each utterance becomes the mean over its frames of
 that layer, standardised with the training statistics, and a multinomial
-logistic regression (L-BFGS, L2) is fitted on it:
+logistic regression (L-BFGS, L2) is fitted on it (``--concat``: also on the
+layers side by side, what they hold together):
 
 - KWS: GSC V1 12 classes (``prepare_gsc``), at most ``--max_per_class`` training
   and half as many test clips per class; accuracy on the test clips.
@@ -154,6 +155,25 @@ def sid_data(corpus, save_folder, test_per_speaker, seed):
     )
 
 
+def probe_layers(x_train, y_train, x_test, y_test, layers, concat=False) -> dict:
+    """Test accuracy of a probe on each layer of ``x_*`` ``[rows, layers,
+    hidden]`` (keys ``layer_N``) and, with ``concat``, on all of them side by
+    side (key ``layers_4+8+12``): what the layers hold together, e.g. the most
+    a student predicting them could hold."""
+    accuracies = {
+        f"layer_{layer}": round(
+            probe_accuracy(x_train[:, i], y_train, x_test[:, i], y_test), 4
+        )
+        for i, layer in enumerate(layers)
+    }
+    if concat and len(layers) > 1:
+        key = "layers_" + "+".join(str(layer) for layer in layers)
+        accuracies[key] = round(
+            probe_accuracy(x_train.flatten(1), y_train, x_test.flatten(1), y_test), 4
+        )
+    return accuracies
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Runs the probes and prints (and optionally saves) the accuracies."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -167,6 +187,11 @@ def main(argv: list[str] | None = None) -> dict:
         help="--model is a teacher: probe its N-layer student before distillation",
     )
     parser.add_argument("--layers", type=int, nargs="+", default=[12])
+    parser.add_argument(
+        "--concat",
+        action="store_true",
+        help="also probe the requested layers concatenated",
+    )
     parser.add_argument("--max_per_class", type=int, default=60)
     parser.add_argument("--sid_test_per_speaker", type=int, default=3)
     parser.add_argument("--max_seconds", type=float, default=3.0)
@@ -196,12 +221,9 @@ def main(argv: list[str] | None = None) -> dict:
     for task, (train, y_train, test, y_test) in tasks.items():
         x_train = embed(train, encoder, args.max_seconds)
         x_test = embed(test, encoder, args.max_seconds)
-        results[task] = {
-            f"layer_{layer}": round(
-                probe_accuracy(x_train[:, i], y_train, x_test[:, i], y_test), 4
-            )
-            for i, layer in enumerate(args.layers)
-        }
+        results[task] = probe_layers(
+            x_train, y_train, x_test, y_test, args.layers, args.concat
+        )
         results[task].update(train_rows=len(train), test_rows=len(test))
     results["seconds"] = round(time.time() - start, 1)
     text = json.dumps(results, indent=2)

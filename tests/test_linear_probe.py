@@ -51,3 +51,21 @@ def test_undistilled_baseline_is_the_teachers_truncated_copy(tmp_path):
     wav = torch.randn(1, 4000)
     # Before distillation the student's layers 1 and 2 are the teacher's.
     assert torch.equal(student(wav), full(wav))
+
+
+def test_concat_probe_sees_what_the_layers_hold_together():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(4).repeat(50)
+    # layer A knows y's low bit, layer B its high bit: only together do they
+    # tell the 4 classes apart
+    bits = torch.stack([y % 2, y // 2], dim=1).float()
+    x = torch.randn(200, 2, 3, generator=gen) * 0.1
+    x[:, 0, 0] += 3 * bits[:, 0]
+    x[:, 1, 0] += 3 * bits[:, 1]
+    acc = linear_probe.probe_layers(x[:150], y[:150], x[150:], y[150:], [4, 8], True)
+    assert set(acc) == {"layer_4", "layer_8", "layers_4+8"}
+    assert acc["layers_4+8"] == 1.0
+    assert acc["layer_4"] < 0.7 and acc["layer_8"] < 0.7
+    assert "layers_4" not in linear_probe.probe_layers(
+        x[:150, :1], y[:150], x[150:, :1], y[150:], [4], True
+    )

@@ -58,3 +58,24 @@ def test_negatives_come_from_other_valid_frames_of_the_same_utterance():
 def test_negatives_need_two_frames():
     with pytest.raises(ValueError, match="at least 2 valid frames"):
         sample_negatives(_valid([1, 5], 5), 3)
+
+
+def test_cross_sample_negatives_come_from_other_utterances_valid_frames():
+    np.random.seed(0)
+    torch.manual_seed(0)
+    valid = _valid([40, 25, 30], 40)
+    neg = sample_negatives(valid, 4, cross_sample_negatives=6)
+    assert neg.shape == (3, 40, 10)
+    cross = neg[..., 4:]
+    owner, frame = cross // 40, cross % 40
+    assert not (owner == torch.arange(3)[:, None, None]).any()
+    lengths = torch.tensor([40, 25, 30])
+    assert (frame < lengths[owner]).all(), "a distractor fell in the padding"
+    assert set(owner[0].unique().tolist()) == {1, 2}
+
+
+def test_cross_sample_negatives_need_another_utterance():
+    with pytest.raises(ValueError, match="at least 2 utterances, found 1"):
+        sample_negatives(_valid([30], 30), 3, cross_sample_negatives=2)
+    with pytest.raises(ValueError, match="cross_sample_negatives must be >= 0"):
+        sample_negatives(_valid([30, 30], 30), 3, cross_sample_negatives=-1)

@@ -38,7 +38,7 @@ def _args(corpus, teacher, out, *extra):
             if a.split("=")[0] not in {e.split("=")[0] for e in extra}
         ],
         "--crop_seconds=1.0",
-        "--total_steps=20",
+        "--warmup_steps=1",
         "--noprogressbar",
         *extra,
     ]
@@ -66,6 +66,8 @@ def test_outputs_student_log_and_plot(distilled, tiny_teacher_dir):
     for key in ("train loss", "valid loss", "valid l1_layer2", "valid cos_layer4"):
         assert key in log
     assert os.path.getsize(os.path.join(distilled, "distill_curves.png")) > 1000
+    # the linear decay's length is the run's own: the LR ends at exactly 0
+    assert log.splitlines()[-1].startswith("epoch: 1, lr: 0.0000e+00 ")
     # the teacher cache holds one fp16 file [target layers, frames, hidden] per
     # crop: one fixed crop of each training and each validation utterance
     cached = [
@@ -147,6 +149,7 @@ def test_loss_falls_on_a_fixed_batch(quick_corpus, tiny_teacher_dir, tmp_path):
         run_opts={"device": "cpu"},
         checkpointer=None,
     )
+    brain.total_steps = 6
     brain.on_fit_start()
     brain.on_stage_start(sb.Stage.TRAIN)
     losses = [float(brain.fit_batch(batch)) for _ in range(6)]

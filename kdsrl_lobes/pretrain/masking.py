@@ -96,22 +96,33 @@ def span_mask(
     return mask
 
 
-def sample_negatives(frame_mask: torch.Tensor, num_negatives: int) -> torch.Tensor:
+def sample_negatives(
+    frame_mask: torch.Tensor, num_negatives: int, cross_sample_negatives: int = 0
+) -> torch.Tensor:
     """wav2vec 2.0 distractors: for each frame, ``num_negatives`` other valid
-    frames of the same utterance, as flat indices into ``[batch * frames]``.
+    frames of the same utterance and ``cross_sample_negatives`` valid frames of
+    the *other* utterances of the batch, as flat indices into
+    ``[batch * frames]``.
 
     Arguments
     ---------
     frame_mask : torch.Tensor
         Boolean ``[batch, frames]``, True on valid frames (at least 2 each).
     num_negatives : int
-        Distractors per frame (100 in wav2vec 2.0).
+        Distractors per frame from the same utterance (100 in wav2vec 2.0).
+    cross_sample_negatives : int
+        Distractors per frame from the other utterances (fairseq's
+        ``cross_sample_negatives``, 0 in wav2vec 2.0). Same-utterance
+        distractors share the positive's speaker, so they teach the context
+        network to drop it; these keep the speaker useful to the task.
 
     Returns
     -------
     indices : torch.Tensor
-        Long ``[batch, frames, num_negatives]`` on ``frame_mask``'s device, what
-        ``Wav2Vec2ForPreTraining(sampled_negative_indices=...)`` takes.
+        Long ``[batch, frames, num_negatives + cross_sample_negatives]`` on
+        ``frame_mask``'s device, what
+        ``Wav2Vec2ForPreTraining(sampled_negative_indices=...)`` takes (it
+        indexes the flattened batch, so distractors may come from any utterance).
 
     Example
     -------
@@ -119,6 +130,9 @@ def sample_negatives(frame_mask: torch.Tensor, num_negatives: int) -> torch.Tens
     >>> idx = sample_negatives(torch.ones(2, 30, dtype=torch.bool), 5)
     >>> idx.shape, bool((idx[1] >= 30).all())
     (torch.Size([2, 30, 5]), True)
+    >>> idx = sample_negatives(torch.ones(2, 30, dtype=torch.bool), 5, 3)
+    >>> idx.shape, bool((idx[0, :, 5:] >= 30).all()), bool((idx[1, :, 5:] < 30).all())
+    (torch.Size([2, 30, 8]), True, True)
     """
     if num_negatives < 1:
         raise ValueError(f"num_negatives must be >= 1, found {num_negatives}")
@@ -128,9 +142,30 @@ def sample_negatives(frame_mask: torch.Tensor, num_negatives: int) -> torch.Tens
             f"Negative sampling needs at least 2 valid frames per utterance, "
             f"found {shortest}"
         )
+    if cross_sample_negatives < 0:
+        raise ValueError(
+            f"cross_sample_negatives must be >= 0, found {cross_sample_negatives}"
+        )
+    batch, frames = frame_mask.shape
+    if cross_sample_negatives and batch < 2:
+        raise ValueError(
+            "cross_sample_negatives needs a batch of at least 2 utterances, found 1"
+        )
     indices = _sample_negative_indices(
-        tuple(frame_mask.shape),
+        (batch, frames),
         num_negatives,
         mask_time_indices=frame_mask.cpu().numpy(),
     )
-    return torch.from_numpy(indices.astype(np.int64)).to(frame_mask.device)
+    indices = torch.from_numpy(indices.astype(np.int64))
+    if cross_sample_negatives:
+        # transformers samples within an utterance only: the cross-utterance
+        # draw (uniform over the other utterances' valid frames) is ours
+        valid = frame_mask.cpu().reshape(-1).nonzero().squeeze(1)
+        owner = valid // frames
+        cross = []
+        for b in range(batch):
+            candidates = valid[owner != b]
+            draw = torch.randint(len(candidates), (frames, cross_sample_negatives))
+            cross.append(candidates[draw])
+        indices = torch.cat([indices, torch.stack(cross)], dim=-1)
+    return indices.to(frame_mask.device)

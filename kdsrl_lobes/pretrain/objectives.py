@@ -215,6 +215,10 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         features its target was quantised from, so the CNN, the quantiser and the
         transformer get a useful gradient before the codes mean anything: it
         lifts a short pre-training off the chance-level plateau.
+    cross_sample_negatives : int
+        Distractors per frame drawn from the other utterances of the batch, on
+        top of ``config.num_negatives`` from the same one (fairseq's option of
+        that name; 0 in the paper), see `sample_negatives`.
 
     Example
     -------
@@ -237,8 +241,10 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         gumbel_decay: float = 0.999995,
         normalize: bool = True,
         unmasked_weight: float = 0.0,
+        cross_sample_negatives: int = 0,
     ):
         super().__init__(mask_prob, mask_length, min_masks, normalize, unmasked_weight)
+        self.cross_sample_negatives = cross_sample_negatives
         if config is None:
             config = speech_config("wav2vec2", "embedded")
         if config.model_type != "wav2vec2":
@@ -275,7 +281,9 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
             codebook and ``mask``.
         """
         wav, frame_mask, time_mask = self.prepare(wav, wav_lens)
-        negatives = sample_negatives(frame_mask, self.model.config.num_negatives)
+        negatives = sample_negatives(
+            frame_mask, self.model.config.num_negatives, self.cross_sample_negatives
+        )
         if self.training:
             self.model.set_gumbel_temperature(self.gumbel_temperature)
             self.num_updates += 1

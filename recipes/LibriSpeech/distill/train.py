@@ -29,6 +29,7 @@ from kdsrl_lobes.checkpoints import attach_config_guard
 from kdsrl_lobes.crops import crop_dataset
 from kdsrl_lobes.data import prepare_librispeech
 from kdsrl_lobes.plotting import plot_train_log
+from kdsrl_lobes.schedule import recipe_training_steps
 from kdsrl_lobes.teacher_cache import TeacherCache
 
 logger = get_logger(__name__)
@@ -39,12 +40,15 @@ class DistillBrain(sb.Brain):
 
     def on_fit_start(self):
         """Moves the frozen teacher (not a module: never checkpointed or
-        DDP-wrapped) to the device and sets up the optional target cache."""
+        DDP-wrapped) to the device, sets up the optional target cache and sets
+        the LR decay's length to this run's."""
         self.hparams.teacher.to(self.device)
         self.cache = None
         if self.hparams.teacher_cache:
             self.cache = TeacherCache(self.hparams.teacher, self.hparams.cache_folder)
         super().on_fit_start()
+        # after recovery: a resumed run may have been given more epochs
+        self.hparams.lr_scheduler.num_training_steps = self.total_steps
 
     def teacher_targets(self, wavs, lens, crop_ids):
         """``[batch, layers, frames, dim]`` from the cache or the teacher."""
@@ -191,6 +195,14 @@ def main(argv):
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
+    )
+    # The linear decay needs the run's length, known only once the data is read.
+    brain.total_steps = recipe_training_steps(
+        len(datasets["train"]),
+        hparams["train_dataloader_opts"]["batch_size"],
+        hparams["number_of_epochs"],
+        run_opts,
+        hparams["optimizer_step_limit"],
     )
     brain.fit(
         brain.hparams.epoch_counter,

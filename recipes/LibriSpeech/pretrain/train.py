@@ -17,7 +17,6 @@ Authors
  * kdsrl team 2026
 """
 
-import math
 import os
 import random
 import sys
@@ -31,6 +30,7 @@ from speechbrain.utils.logger import get_logger
 from kdsrl_lobes.data import load_audio, prepare_librispeech
 from kdsrl_lobes.encoder import normalize_waveform
 from kdsrl_lobes.pretrain import training_features
+from kdsrl_lobes.schedule import recipe_training_steps
 
 logger = get_logger(__name__)
 
@@ -191,9 +191,6 @@ if __name__ == "__main__":
     if "cluster_targets" in hparams:
         load_or_fit_targets(hparams, train_data)
 
-    batches = math.ceil(len(train_data) / hparams["dataloader_options"]["batch_size"])
-    if run_opts.get("debug", False):
-        batches = min(batches, run_opts.get("debug_batches", 2))
     brain = PretrainBrain(
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],
@@ -202,7 +199,12 @@ if __name__ == "__main__":
         checkpointer=hparams["checkpointer"],
     )
     # The linear decay needs the run's length, known only once the data is read.
-    brain.total_steps = batches * hparams["number_of_epochs"]
+    brain.total_steps = recipe_training_steps(
+        len(train_data),
+        hparams["dataloader_options"]["batch_size"],
+        hparams["number_of_epochs"],
+        run_opts,
+    )
     brain.fit(
         brain.hparams.epoch_counter,
         train_data,
