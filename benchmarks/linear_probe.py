@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/linear_probe.py --model DIR --corpus DIR [--random_init]
         [--undistilled_layers 2] [--layers 4 8 12] [--concat] [--max_per_class 60]
-        [--output FILE.json]
+        [--max_test_per_class 60] [--sid_folds 4] [--output FILE.json]
 
 ``--model`` is any transformers wav2vec 2.0 / HuBERT / WavLM directory (a
 pre-trained teacher, a distilled student); ``--random_init`` probes a randomly
@@ -18,11 +18,14 @@ that layer, standardised with the training statistics, and a multinomial
 logistic regression (L-BFGS, L2) is fitted on it (``--concat``: also on the
 layers side by side, what they hold together):
 
-- KWS: GSC V1 12 classes (``prepare_gsc``), at most ``--max_per_class`` training
-  and half as many test clips per class; accuracy on the test clips.
+- KWS: GSC V1 12 classes (``prepare_gsc``), at most ``--max_per_class``
+  training clips per class from the train split and ``--max_test_per_class``
+  test clips per class from the test and validation splits; accuracy on the
+  test clips.
 - Speaker identification: the VoxCeleb1 dev speakers (``prepare_voxceleb1``'s
-  ``train.csv``), ``--sid_test_per_speaker`` utterances of each speaker held out
-  for testing, at most ``--max_seconds`` of each; accuracy on them.
+  ``train.csv``), at most ``--max_seconds`` of each utterance, cross-validated
+  over ``--sid_folds`` folds of each speaker's utterances; accuracy over all
+  utterances, each tested once.
 """
 
 import argparse
@@ -112,65 +115,72 @@ def balanced(rows, key, per_class, seed):
     return picked
 
 
-def kws_data(corpus, save_folder, max_per_class, seed):
-    """GSC train/test rows and labels."""
+def kws_data(corpus, save_folder, max_per_class, max_test_per_class, seed):
+    """GSC rows, labels and one fold: training clips from ``train``, test clips
+    from ``test`` and ``valid`` (neither is used to fit anything here)."""
     csvs = prepare_gsc(
         os.path.join(corpus, "speech_commands_v0.01"), os.path.join(save_folder, "gsc")
     )
     train = balanced(read_csv_rows(csvs["train"]), "command", max_per_class, seed)
-    test = balanced(
-        read_csv_rows(csvs["test"]), "command", max(1, max_per_class // 2), seed
-    )
+    held_out = read_csv_rows(csvs["test"]) + read_csv_rows(csvs["valid"])
+    test = balanced(held_out, "command", max_test_per_class, seed)
     index = {c: i for i, c in enumerate(GSC_CLASSES)}
-    return (
-        train,
-        torch.tensor([index[r["command"]] for r in train]),
-        test,
-        torch.tensor([index[r["command"]] for r in test]),
-    )
+    rows = train + test
+    labels = torch.tensor([index[r["command"]] for r in rows])
+    positions = torch.arange(len(rows))
+    return rows, labels, [(positions[: len(train)], positions[len(train) :])]
 
 
-def sid_data(corpus, save_folder, test_per_speaker, seed):
-    """Speaker-identification split of the VoxCeleb1 dev speakers."""
+def sid_data(corpus, save_folder, folds, seed):
+    """Speaker identification over the VoxCeleb1 dev speakers, cross-validated:
+    each speaker's utterances are dealt into ``folds`` folds, and each fold is
+    tested once on a probe trained on the others, so every utterance is a test
+    utterance once."""
     csvs = prepare_voxceleb1(
         os.path.join(corpus, "voxceleb1"), os.path.join(save_folder, "voxceleb1")
     )
     by_speaker = defaultdict(list)
     for row in read_csv_rows(csvs["train"]):
         by_speaker[row["spk_id"]].append(row)
+    speakers = sorted(s for s, r in by_speaker.items() if len(r) >= folds)
+    if len(speakers) < 2:
+        raise ValueError(
+            f"Speaker identification needs 2 speakers with at least {folds} "
+            f"utterances (--sid_folds), found {len(speakers)} in {csvs['train']}"
+        )
     rng = random.Random(seed)
-    train, test = [], []
-    speakers = sorted(s for s, r in by_speaker.items() if len(r) > test_per_speaker)
+    rows, fold_of = [], []
     for spk in speakers:
-        rows = sorted(by_speaker[spk], key=lambda r: r["ID"])
-        rng.shuffle(rows)
-        test += rows[:test_per_speaker]
-        train += rows[test_per_speaker:]
+        utterances = sorted(by_speaker[spk], key=lambda r: r["ID"])
+        rng.shuffle(utterances)
+        rows += utterances
+        fold_of += [i % folds for i in range(len(utterances))]
     index = {s: i for i, s in enumerate(speakers)}
-    return (
-        train,
-        torch.tensor([index[r["spk_id"]] for r in train]),
-        test,
-        torch.tensor([index[r["spk_id"]] for r in test]),
-    )
+    labels = torch.tensor([index[r["spk_id"]] for r in rows])
+    fold_of = torch.tensor(fold_of)
+    splits = [
+        ((fold_of != k).nonzero().squeeze(1), (fold_of == k).nonzero().squeeze(1))
+        for k in range(folds)
+    ]
+    return rows, labels, splits
 
 
-def probe_layers(x_train, y_train, x_test, y_test, layers, concat=False) -> dict:
-    """Test accuracy of a probe on each layer of ``x_*`` ``[rows, layers,
-    hidden]`` (keys ``layer_N``) and, with ``concat``, on all of them side by
-    side (key ``layers_4+8+12``): what the layers hold together, e.g. the most
-    a student predicting them could hold."""
-    accuracies = {
-        f"layer_{layer}": round(
-            probe_accuracy(x_train[:, i], y_train, x_test[:, i], y_test), 4
-        )
-        for i, layer in enumerate(layers)
-    }
+def probe_layers(x, y, splits, layers, concat=False) -> dict:
+    """Test accuracy of a probe on each layer of ``x`` ``[rows, layers, hidden]``
+    (keys ``layer_N``) and, with ``concat``, on all of them side by side (key
+    ``layers_4+8+12``): what the layers hold together, e.g. the most a student
+    predicting them could hold. ``splits`` lists ``(train, test)`` row indices;
+    the accuracy is over all their test rows."""
+    features = {f"layer_{layer}": x[:, i] for i, layer in enumerate(layers)}
     if concat and len(layers) > 1:
-        key = "layers_" + "+".join(str(layer) for layer in layers)
-        accuracies[key] = round(
-            probe_accuracy(x_train.flatten(1), y_train, x_test.flatten(1), y_test), 4
+        features["layers_" + "+".join(str(layer) for layer in layers)] = x.flatten(1)
+    accuracies = {}
+    for key, feats in features.items():
+        correct = sum(
+            probe_accuracy(feats[train], y[train], feats[test], y[test]) * len(test)
+            for train, test in splits
         )
+        accuracies[key] = round(correct / sum(len(test) for _, test in splits), 4)
     return accuracies
 
 
@@ -193,7 +203,8 @@ def main(argv: list[str] | None = None) -> dict:
         help="also probe the requested layers concatenated",
     )
     parser.add_argument("--max_per_class", type=int, default=60)
-    parser.add_argument("--sid_test_per_speaker", type=int, default=3)
+    parser.add_argument("--max_test_per_class", type=int, default=60)
+    parser.add_argument("--sid_folds", type=int, default=4)
     parser.add_argument("--max_seconds", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="JSON file for the results")
@@ -213,18 +224,23 @@ def main(argv: list[str] | None = None) -> dict:
         "layers": args.layers,
     }
     tasks = {
-        "kws": kws_data(args.corpus, save_folder, args.max_per_class, args.seed),
-        "speaker_id": sid_data(
-            args.corpus, save_folder, args.sid_test_per_speaker, args.seed
+        "kws": kws_data(
+            args.corpus,
+            save_folder,
+            args.max_per_class,
+            args.max_test_per_class,
+            args.seed,
         ),
+        "speaker_id": sid_data(args.corpus, save_folder, args.sid_folds, args.seed),
     }
-    for task, (train, y_train, test, y_test) in tasks.items():
-        x_train = embed(train, encoder, args.max_seconds)
-        x_test = embed(test, encoder, args.max_seconds)
-        results[task] = probe_layers(
-            x_train, y_train, x_test, y_test, args.layers, args.concat
+    for task, (rows, labels, splits) in tasks.items():
+        x = embed(rows, encoder, args.max_seconds)
+        results[task] = probe_layers(x, labels, splits, args.layers, args.concat)
+        results[task].update(
+            train_rows=len(splits[0][0]),
+            test_rows=sum(len(test) for _, test in splits),
+            folds=len(splits),
         )
-        results[task].update(train_rows=len(train), test_rows=len(test))
     results["seconds"] = round(time.time() - start, 1)
     text = json.dumps(results, indent=2)
     print(text)

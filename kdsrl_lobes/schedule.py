@@ -56,7 +56,9 @@ def training_steps(
     (184, 100)
     """
     if num_examples < 1:
-        raise ValueError(f"Expected at least one training example, found {num_examples}")
+        raise ValueError(
+            f"Expected at least one training example, found {num_examples}"
+        )
     if batch_size < 1 or epochs < 0 or world_size < 1:
         raise ValueError(
             f"Expected batch_size >= 1, epochs >= 0 and world_size >= 1, found "

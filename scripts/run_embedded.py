@@ -194,7 +194,12 @@ def run(args):
         f"parameters   : {metrics['num_parameters'] / 1e6:.2f} M "
         f"(encoder {metrics['num_encoder_parameters'] / 1e6:.2f} M)"
     )
-    stages = Pipeline(args.workdir).record
+    # this pipeline's stages only: the tables runner records its own rows in
+    # the same stages.json
+    record = Pipeline(args.workdir).record
+    steps = ("teacher", "distill", "multitask")
+    names = ["corpus", *(f"{step}_{args.arch}" for step in steps)]
+    stages = {name: record[name] for name in names if name in record}
     total = sum(stage["seconds"] for stage in stages.values())
     print(
         f"stage time   : {total / 60:.1f} min ("

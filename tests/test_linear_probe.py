@@ -3,6 +3,7 @@
 import importlib.util
 import os
 
+import pytest
 import torch
 
 from kdsrl_lobes.configs import random_speech_model
@@ -62,10 +63,50 @@ def test_concat_probe_sees_what_the_layers_hold_together():
     x = torch.randn(200, 2, 3, generator=gen) * 0.1
     x[:, 0, 0] += 3 * bits[:, 0]
     x[:, 1, 0] += 3 * bits[:, 1]
-    acc = linear_probe.probe_layers(x[:150], y[:150], x[150:], y[150:], [4, 8], True)
+    split = [(torch.arange(150), torch.arange(150, 200))]
+    acc = linear_probe.probe_layers(x, y, split, [4, 8], True)
     assert set(acc) == {"layer_4", "layer_8", "layers_4+8"}
     assert acc["layers_4+8"] == 1.0
     assert acc["layer_4"] < 0.7 and acc["layer_8"] < 0.7
-    assert "layers_4" not in linear_probe.probe_layers(
-        x[:150, :1], y[:150], x[150:, :1], y[150:], [4], True
+    assert "layers_4" not in linear_probe.probe_layers(x[:, :1], y, split, [4], True)
+
+
+def test_cross_validated_accuracy_counts_every_test_row_once():
+    y = torch.tensor([0, 1] * 6)
+    x = torch.nn.functional.one_hot(y, 2).float()[:, None, :] * 3
+    x[:3] = -x[:3]  # rows 0-2 look like the other class: always wrong
+    folds = [
+        (torch.arange(3, 12), torch.arange(3)),
+        (torch.arange(3), torch.arange(3, 12)),
+    ]
+    # fold 1: 0/3 right; fold 2 (trained on the 3 flipped rows): 0/9 right
+    assert linear_probe.probe_layers(x, y, folds, [1])["layer_1"] == 0.0
+    folds = [
+        (torch.arange(6, 12), torch.arange(3, 6)),
+        (torch.arange(3, 9), torch.arange(9, 12)),
+    ]
+    assert linear_probe.probe_layers(x, y, folds, [1])["layer_1"] == 1.0
+
+
+def _voxceleb_rows(counts):
+    return [
+        {"ID": f"id{s}-{u}", "spk_id": f"id{s}", "wav": "x"}
+        for s, n in enumerate(counts)
+        for u in range(n)
+    ]
+
+
+def test_sid_folds_test_every_utterance_once(monkeypatch):
+    monkeypatch.setattr(linear_probe, "prepare_voxceleb1", lambda *a: {"train": "t"})
+    monkeypatch.setattr(
+        linear_probe, "read_csv_rows", lambda p: _voxceleb_rows([5, 7, 2])
     )
+    rows, labels, splits = linear_probe.sid_data("c", "s", folds=3, seed=0)
+    assert len(rows) == 12 and labels.tolist().count(2) == 0  # id2 has too few
+    tested = torch.cat([test for _, test in splits]).sort().values
+    assert tested.tolist() == list(range(12))
+    for train, test in splits:
+        assert not set(train.tolist()) & set(test.tolist())
+        assert set(labels[train].tolist()) == {0, 1}
+    with pytest.raises(ValueError, match="2 speakers with at least 6 utterances"):
+        linear_probe.sid_data("c", "s", folds=6, seed=0)

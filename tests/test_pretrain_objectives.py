@@ -164,3 +164,56 @@ def test_wav2vec2_unmasked_weight_adds_a_term_linear_in_its_weight():
     extra = outs[1.0]["loss"] - outs[0.0]["loss"]
     assert extra > 0
     assert torch.allclose(outs[0.5]["loss"] - outs[0.0]["loss"], extra / 2, atol=1e-5)
+
+
+def test_wav2vec2_code_statistics_measure_how_codes_change_over_time():
+    cfg = speech_config("wav2vec2", "tiny", num_codevectors_per_group=4)
+    model = Wav2Vec2Pretrainer(cfg, mask_length=2)
+    wav = torch.randn(2, 6400)
+    # a quantiser that ignores its input gives one code everywhere
+    torch.nn.init.zeros_(model.model.quantizer.weight_proj.weight)
+    with torch.no_grad():
+        model.model.quantizer.weight_proj.bias.copy_(torch.arange(8.0))
+    stats = model.code_statistics(wav, torch.tensor([1.0, 0.5]))
+    assert stats["adjacent_agreement"] == 1.0
+    assert stats["codes_used"] == [1, 1]
+    assert stats["confidence"] == pytest.approx(torch.softmax(torch.arange(4.0), 0)[-1])
+    # one that flips its code at every frame never agrees with the next one
+    frames = int(model.encoder._get_feat_extract_output_lengths(torch.tensor(6400)))
+    flip = torch.tensor([(-1.0) ** t for t in range(frames)])
+    model.encoder.forward = lambda wav: type(
+        "Out", (), {"extract_features": flip[None, :, None].expand(2, frames, 8)}
+    )()
+    torch.nn.init.zeros_(model.model.quantizer.weight_proj.bias)
+    with torch.no_grad():
+        model.model.quantizer.weight_proj.weight.fill_(1.0)
+        model.model.quantizer.weight_proj.weight[1::4] = -1.0
+    stats = model.code_statistics(wav)
+    assert stats["adjacent_agreement"] == 0.0
+    assert stats["codes_used"] == [2, 2]
+
+
+def test_cnn_feature_similarity_tells_smooth_from_unrelated_frames():
+    from kdsrl_lobes.pretrain.diagnostics import cnn_feature_similarity
+
+    class FakeCNN(torch.nn.Module):
+        def __init__(self, features):
+            super().__init__()
+            self.features = features  # B x T x C
+
+        def feature_extractor(self, wav):
+            return self.features.transpose(1, 2)
+
+    gen = torch.Generator().manual_seed(0)
+    valid = torch.ones(2, 50, dtype=torch.bool)
+    noise = torch.randn(2, 50, 16, generator=gen)
+    assert abs(cnn_feature_similarity(FakeCNN(noise), None, valid)) < 0.1
+    slow = torch.cumsum(noise, dim=1)  # a random walk: neighbours alike
+    assert cnn_feature_similarity(FakeCNN(slow), None, valid) > 0.7
+    # padding frames are left out
+    padded = slow.clone()
+    padded[1, 25:] = torch.randn(25, 16, generator=gen) * 100
+    valid[1, 25:] = False
+    assert cnn_feature_similarity(FakeCNN(padded), None, valid) > 0.7
+    with pytest.raises(ValueError, match=r"frame mask of shape \[2, 50\]"):
+        cnn_feature_similarity(FakeCNN(slow), None, valid[:, :10])

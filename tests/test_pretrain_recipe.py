@@ -1,6 +1,7 @@
 """Smoke tests of recipes/LibriSpeech/pretrain/train.py on a tiny generated corpus
 with a tiny model: outputs, resume, and clear errors on bad input."""
 
+import importlib.util
 import os
 import runpy
 import sys
@@ -81,6 +82,14 @@ def run_recipe(objective, data_folder, output_folder, *flags, **overrides):
         os.chdir(old_cwd)
 
 
+def _codes_benchmark():
+    path = os.path.join(RECIPE, "..", "..", "..", "benchmarks", "wav2vec2_codes.py")
+    spec = importlib.util.spec_from_file_location("wav2vec2_codes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _log_lines(output):
     with open(os.path.join(output, "train_log.txt")) as f:
         return f.read().splitlines()
@@ -111,6 +120,22 @@ def test_recipe_writes_a_loadable_teacher_and_resumes(objective, corpus, tmp_pat
     assert steps == [3, 6]  # 6 utterances, batches of 2, optimiser steps go on
     if objective == "hubert":
         assert os.path.getmtime(codebook) == stamp
+    else:  # the codebook benchmark reads the run's latest checkpoint
+        clips = ["--split", "train-clean-100", "--utterances", "2", "--seconds", "1.0"]
+        stats = _codes_benchmark().main(["--run", out, *clips])
+        assert 0.0 <= stats["adjacent_agreement"] <= 1.0
+        assert len(stats["codes_used"]) == 2  # codebook groups
+        teacher = ["--model", os.path.join(out, "teacher"), "--data_folder", corpus]
+        trained = _codes_benchmark().main([*teacher, *clips])
+        assert trained["feature_similarity"] == pytest.approx(
+            stats["feature_similarity"], abs=1e-5
+        )
+        random = _codes_benchmark().main([*teacher, *clips, "--random_init"])
+        assert random["feature_similarity"] != trained["feature_similarity"]
+        with pytest.raises(ValueError, match="has 6 utterances of 1.0 s or more"):
+            _codes_benchmark().main(
+                ["--run", out, *clips[:-4], "--utterances", "7", *clips[-2:]]
+            )
 
 
 @pytest.mark.parametrize("objective", ["hubert", "wav2vec2"])

@@ -25,6 +25,7 @@ import transformers
 from kdsrl_lobes.configs import speech_config
 from kdsrl_lobes.encoder import SSLEncoder, normalize_waveform
 from kdsrl_lobes.masking import length_mask
+from kdsrl_lobes.pretrain.diagnostics import cnn_feature_similarity
 from kdsrl_lobes.pretrain.masking import sample_negatives, span_mask
 from kdsrl_lobes.pretrain.targets import IGNORE_INDEX, ClusterTargets
 
@@ -303,6 +304,47 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
             diversity_loss=out.diversity_loss.detach() / num_masked,
             perplexity=out.codevector_perplexity.detach(),
             mask=time_mask,
+        )
+
+    @torch.no_grad()
+    def code_statistics(self, wav: torch.Tensor, wav_lens: torch.Tensor | None = None):
+        """How the quantiser codes a batch ``[batch, time]`` (most likely code of
+        each group, no Gumbel noise): whether its targets can be predicted from
+        context at all. Speech units last several 20 ms frames, so codes that
+        change at nearly every frame follow waveform detail, not phones.
+
+        Returns
+        -------
+        stats : dict
+            ``confidence`` (mean top code probability), ``adjacent_agreement``
+            (share of consecutive valid frames with the same code in every
+            group), ``codes_used`` (distinct codes per group) and
+            ``feature_similarity`` (`cnn_feature_similarity` of the CNN whose
+            output is quantised).
+
+        Example
+        -------
+        >>> cfg = speech_config("wav2vec2", "tiny", num_codevectors_per_group=4)
+        >>> stats = Wav2Vec2Pretrainer(cfg).code_statistics(torch.randn(2, 4000))
+        >>> sorted(stats), len(stats["codes_used"])
+        (['adjacent_agreement', 'codes_used', 'confidence', 'feature_similarity'], 2)
+        """
+        wav, frame_mask, _ = self.prepare(wav, wav_lens)
+        features = self.encoder(wav).extract_features  # B x T x C
+        quantizer = self.model.quantizer
+        logits = quantizer.weight_proj(features[frame_mask])  # N x (G * V)
+        probs = logits.view(-1, quantizer.num_groups, quantizer.num_vars).softmax(-1)
+        codes = torch.full(
+            (*frame_mask.shape, quantizer.num_groups), -1, device=wav.device
+        )
+        codes[frame_mask] = probs.argmax(-1)  # B x T x G
+        pairs = frame_mask[:, 1:] & frame_mask[:, :-1]
+        same = (codes[:, 1:] == codes[:, :-1]).all(-1)
+        return dict(
+            confidence=float(probs.max(-1).values.mean()),
+            adjacent_agreement=float(same[pairs].float().mean()),
+            codes_used=[int(g.unique().numel()) for g in probs.argmax(-1).T],
+            feature_similarity=cnn_feature_similarity(self.encoder, wav, frame_mask),
         )
 
     def _contrastive_loss(self, out, negatives, frames):
