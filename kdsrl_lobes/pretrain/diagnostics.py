@@ -20,7 +20,9 @@ def cnn_feature_similarity(
     model: torch.nn.Module, wav: torch.Tensor, frame_mask: torch.Tensor
 ) -> float:
     """Mean cosine similarity of consecutive valid frames of the CNN's output,
-    centred on its mean over the valid frames (0: unrelated frames, 1: constant).
+    after the feature projection's layer norm where the model has one (the
+    features wav2vec 2.0 quantises), centred on their mean over the valid
+    frames (0: unrelated frames, 1: constant).
 
     Arguments
     ---------
@@ -42,6 +44,10 @@ def cnn_feature_similarity(
     True
     """
     features = model.feature_extractor(wav).transpose(1, 2)  # B x T x C
+    projection = getattr(model, "feature_projection", None)
+    if getattr(projection, "layer_norm", None) is not None:
+        # what the quantiser (extract_features) and the transformer see
+        features = projection.layer_norm(features)
     if features.shape[:2] != frame_mask.shape:
         raise ValueError(
             f"Expected a frame mask of shape {list(features.shape[:2])}, found "
