@@ -22,11 +22,13 @@ def training_steps(
     step_limit: int | None = None,
     world_size: int = 1,
     debug_batches: int | None = None,
+    accumulation: int = 1,
 ) -> int:
     """Optimiser steps of a run: ``epochs`` passes over ``num_examples`` in
-    batches of ``batch_size`` shared by ``world_size`` processes, capped by
-    ``step_limit`` (SpeechBrain's ``optimizer_step_limit``) and, in ``--debug``
-    runs, by ``debug_batches`` per epoch.
+    batches of ``batch_size`` shared by ``world_size`` processes, one step every
+    ``accumulation`` batches, capped by ``step_limit`` (SpeechBrain's
+    ``optimizer_step_limit``) and, in ``--debug`` runs, by ``debug_batches``
+    batches per epoch.
 
     Arguments
     ---------
@@ -42,6 +44,9 @@ def training_steps(
         DDP processes (the ``DistributedSampler`` gives each one a share).
     debug_batches : int, optional
         Batches per epoch of a ``--debug`` run.
+    accumulation : int
+        SpeechBrain's ``grad_accumulation_factor`` (it steps when the epoch's
+        batch count is a multiple of it).
 
     Returns
     -------
@@ -54,21 +59,24 @@ def training_steps(
     360
     >>> training_steps(360, 8, 8, world_size=2), training_steps(360, 8, 8, 100)
     (184, 100)
+    >>> training_steps(360, 8, 8, accumulation=2)
+    176
     """
     if num_examples < 1:
         raise ValueError(
             f"Expected at least one training example, found {num_examples}"
         )
-    if batch_size < 1 or epochs < 0 or world_size < 1:
+    if batch_size < 1 or epochs < 0 or world_size < 1 or accumulation < 1:
         raise ValueError(
-            f"Expected batch_size >= 1, epochs >= 0 and world_size >= 1, found "
-            f"{batch_size}, {epochs} and {world_size}"
+            f"Expected batch_size >= 1, epochs >= 0, world_size >= 1 and "
+            f"accumulation >= 1, found {batch_size}, {epochs}, {world_size} and "
+            f"{accumulation}"
         )
     per_process = math.ceil(num_examples / world_size)
     batches = math.ceil(per_process / batch_size)
     if debug_batches is not None:
         batches = min(batches, debug_batches)
-    steps = batches * epochs
+    steps = batches // accumulation * epochs
     if step_limit is not None:
         steps = min(steps, step_limit)
     return max(steps, 1)
@@ -80,9 +88,11 @@ def recipe_training_steps(
     epochs: int,
     run_opts: dict | None = None,
     step_limit: int | None = None,
+    accumulation: int = 1,
 ) -> int:
     """`training_steps` of a SpeechBrain recipe's run: the DDP world size from
-    ``torch.distributed`` and the ``--debug`` batch cap from ``run_opts``.
+    ``torch.distributed`` and the ``--debug`` batch cap from ``run_opts``; pass
+    the Brain's ``grad_accumulation_factor`` as ``accumulation``.
 
     Example
     -------
@@ -97,5 +107,11 @@ def recipe_training_steps(
     if run_opts.get("debug", False):
         debug_batches = run_opts.get("debug_batches", 2)
     return training_steps(
-        num_examples, batch_size, epochs, step_limit, world_size, debug_batches
+        num_examples,
+        batch_size,
+        epochs,
+        step_limit,
+        world_size,
+        debug_batches,
+        accumulation,
     )

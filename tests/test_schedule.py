@@ -10,6 +10,7 @@ def test_steps_follow_batches_epochs_processes_and_limits():
     assert training_steps(361, 8, 3, world_size=2) == 23 * 3
     assert training_steps(361, 8, 3, step_limit=50) == 50
     assert training_steps(361, 8, 3, debug_batches=2) == 6
+    assert training_steps(361, 8, 3, accumulation=4) == 11 * 3  # 46 // 4
     assert training_steps(3, 8, 0) == 1
 
 
@@ -24,6 +25,7 @@ def test_debug_cap_comes_from_run_opts():
     [
         ((0, 8, 1), "at least one training example, found 0"),
         ((10, 0, 1), "batch_size >= 1"),
+        ((10, 2, 1, None, 1, None, 0), "accumulation >= 1"),
     ],
 )
 def test_bad_sizes_are_refused(args, message):

@@ -203,6 +203,7 @@ def main(argv):
         hparams["number_of_epochs"],
         run_opts,
         hparams["optimizer_step_limit"],
+        accumulation=brain.grad_accumulation_factor,
     )
     brain.fit(
         brain.hparams.epoch_counter,

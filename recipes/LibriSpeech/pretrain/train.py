@@ -204,6 +204,7 @@ if __name__ == "__main__":
         hparams["dataloader_options"]["batch_size"],
         hparams["number_of_epochs"],
         run_opts,
+        accumulation=brain.grad_accumulation_factor,
     )
     brain.fit(
         brain.hparams.epoch_counter,
