@@ -11,9 +11,10 @@ Usage::
 ``--run`` loads the run's ``hyperparams.yaml`` and latest checkpoint (the saved
 ``teacher/`` has no quantiser) and prints `Wav2Vec2Pretrainer.code_statistics`:
 the mean top-code probability, the share of consecutive 20 ms frames with the
-same code, the codes in use per group and `cnn_feature_similarity`. ``--model``
-prints `cnn_feature_similarity` of any wav2vec 2.0 / HuBERT / WavLM model (with
-``--random_init``, of a random-init model of its config). Both use the first
+same code, the codes in use per group and the features' similarity between
+consecutive frames. ``--model`` prints `cnn_feature_similarity` of any wav2vec
+2.0 / HuBERT / WavLM model (with ``--random_init``, of a random-init model of
+its config). Both use the first
 ``--utterances`` utterances of ``--split`` with at least ``--seconds`` of audio,
 normalised per utterance as in pre-training.
 """

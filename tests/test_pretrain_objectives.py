@@ -181,9 +181,9 @@ def test_wav2vec2_code_statistics_measure_how_codes_change_over_time():
     # one that flips its code at every frame never agrees with the next one
     frames = int(model.encoder._get_feat_extract_output_lengths(torch.tensor(6400)))
     flip = torch.tensor([(-1.0) ** t for t in range(frames)])
-    model.encoder.forward = lambda wav: type(
-        "Out", (), {"extract_features": flip[None, :, None].expand(2, frames, 8)}
-    )()
+    # a CNN whose output (B x C x T) flips sign at every frame, quantised as is
+    model.encoder.feature_extractor.forward = lambda wav: flip.expand(2, 8, frames)
+    model.encoder.feature_projection.layer_norm = torch.nn.Identity()
     torch.nn.init.zeros_(model.model.quantizer.weight_proj.bias)
     with torch.no_grad():
         model.model.quantizer.weight_proj.weight.fill_(1.0)
@@ -191,6 +191,7 @@ def test_wav2vec2_code_statistics_measure_how_codes_change_over_time():
     stats = model.code_statistics(wav)
     assert stats["adjacent_agreement"] == 0.0
     assert stats["codes_used"] == [2, 2]
+    assert stats["feature_similarity"] == pytest.approx(-1.0)
 
 
 def test_cnn_feature_similarity_tells_smooth_from_unrelated_frames():

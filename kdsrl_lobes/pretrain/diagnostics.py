@@ -16,19 +16,53 @@ import torch
 
 
 @torch.no_grad()
+def cnn_features(model: torch.nn.Module, wav: torch.Tensor) -> torch.Tensor:
+    """The CNN's output ``[batch, frames, channels]`` after the feature
+    projection's layer norm where the model has one: what wav2vec 2.0 quantises
+    (``extract_features``) and what the transformer's projection sees, without
+    running the transformer."""
+    features = model.feature_extractor(wav).transpose(1, 2)  # B x T x C
+    projection = getattr(model, "feature_projection", None)
+    if getattr(projection, "layer_norm", None) is not None:
+        features = projection.layer_norm(features)
+    return features
+
+
+def adjacent_similarity(features: torch.Tensor, frame_mask: torch.Tensor) -> float:
+    """Mean cosine similarity of consecutive valid frames of ``features``
+    ``[batch, frames, dim]``, centred on their mean over the valid frames (0:
+    unrelated frames, 1: constant).
+
+    Example
+    -------
+    >>> walk = torch.cumsum(torch.randn(2, 50, 8), dim=1)  # neighbours alike
+    >>> adjacent_similarity(walk, torch.ones(2, 50, dtype=torch.bool)) > 0.5
+    True
+    """
+    if features.shape[:2] != frame_mask.shape:
+        raise ValueError(
+            f"Expected a frame mask of shape {list(features.shape[:2])}, found "
+            f"{list(frame_mask.shape)}"
+        )
+    pairs = frame_mask[:, 1:] & frame_mask[:, :-1]  # B x (T - 1)
+    if not pairs.any():
+        raise ValueError("No two consecutive valid frames to compare")
+    centred = features - features[frame_mask].mean(0)
+    cosine = torch.nn.functional.cosine_similarity(
+        centred[:, 1:], centred[:, :-1], dim=-1
+    )
+    return float(cosine[pairs].mean())
+
+
 def cnn_feature_similarity(
     model: torch.nn.Module, wav: torch.Tensor, frame_mask: torch.Tensor
 ) -> float:
-    """Mean cosine similarity of consecutive valid frames of the CNN's output,
-    after the feature projection's layer norm where the model has one (the
-    features wav2vec 2.0 quantises), centred on their mean over the valid
-    frames (0: unrelated frames, 1: constant).
+    """`adjacent_similarity` of the `cnn_features` of ``wav`` ``[batch, time]``.
 
     Arguments
     ---------
     model : transformers.PreTrainedModel
-        A ``Wav2Vec2Model`` / ``HubertModel`` / ``WavLMModel`` (its
-        ``feature_extractor`` is used).
+        A ``Wav2Vec2Model`` / ``HubertModel`` / ``WavLMModel``.
     wav : torch.Tensor
         ``[batch, time]`` model input.
     frame_mask : torch.Tensor
@@ -43,21 +77,4 @@ def cnn_feature_similarity(
     >>> -1.0 <= sim <= 1.0
     True
     """
-    features = model.feature_extractor(wav).transpose(1, 2)  # B x T x C
-    projection = getattr(model, "feature_projection", None)
-    if getattr(projection, "layer_norm", None) is not None:
-        # what the quantiser (extract_features) and the transformer see
-        features = projection.layer_norm(features)
-    if features.shape[:2] != frame_mask.shape:
-        raise ValueError(
-            f"Expected a frame mask of shape {list(features.shape[:2])}, found "
-            f"{list(frame_mask.shape)}"
-        )
-    pairs = frame_mask[:, 1:] & frame_mask[:, :-1]  # B x (T - 1)
-    if not pairs.any():
-        raise ValueError("No two consecutive valid frames to compare")
-    centred = features - features[frame_mask].mean(0)
-    cosine = torch.nn.functional.cosine_similarity(
-        centred[:, 1:], centred[:, :-1], dim=-1
-    )
-    return float(cosine[pairs].mean())
+    return adjacent_similarity(cnn_features(model, wav), frame_mask)

@@ -25,7 +25,7 @@ import transformers
 from kdsrl_lobes.configs import speech_config
 from kdsrl_lobes.encoder import SSLEncoder, normalize_waveform
 from kdsrl_lobes.masking import length_mask
-from kdsrl_lobes.pretrain.diagnostics import cnn_feature_similarity
+from kdsrl_lobes.pretrain.diagnostics import adjacent_similarity, cnn_features
 from kdsrl_lobes.pretrain.masking import sample_negatives, span_mask
 from kdsrl_lobes.pretrain.targets import IGNORE_INDEX, ClusterTargets
 
@@ -319,8 +319,8 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
             ``confidence`` (mean top code probability), ``adjacent_agreement``
             (share of consecutive valid frames with the same code in every
             group), ``codes_used`` (distinct codes per group) and
-            ``feature_similarity`` (`cnn_feature_similarity` of the CNN whose
-            output is quantised).
+            ``feature_similarity`` (`adjacent_similarity` of the CNN features
+            that are quantised).
 
         Example
         -------
@@ -330,21 +330,22 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         (['adjacent_agreement', 'codes_used', 'confidence', 'feature_similarity'], 2)
         """
         wav, frame_mask, _ = self.prepare(wav, wav_lens)
-        features = self.encoder(wav).extract_features  # B x T x C
+        features = cnn_features(self.encoder, wav)  # B x T x C, as quantised
         quantizer = self.model.quantizer
         logits = quantizer.weight_proj(features[frame_mask])  # N x (G * V)
         probs = logits.view(-1, quantizer.num_groups, quantizer.num_vars).softmax(-1)
+        best = probs.argmax(-1)  # N x G
         codes = torch.full(
             (*frame_mask.shape, quantizer.num_groups), -1, device=wav.device
         )
-        codes[frame_mask] = probs.argmax(-1)  # B x T x G
+        codes[frame_mask] = best  # B x T x G
         pairs = frame_mask[:, 1:] & frame_mask[:, :-1]
         same = (codes[:, 1:] == codes[:, :-1]).all(-1)
         return dict(
             confidence=float(probs.max(-1).values.mean()),
             adjacent_agreement=float(same[pairs].float().mean()),
-            codes_used=[int(g.unique().numel()) for g in probs.argmax(-1).T],
-            feature_similarity=cnn_feature_similarity(self.encoder, wav, frame_mask),
+            codes_used=[int(group.unique().numel()) for group in best.T],
+            feature_similarity=adjacent_similarity(features, frame_mask),
         )
 
     def _contrastive_loss(self, out, negatives, frames):
