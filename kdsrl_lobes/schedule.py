@@ -83,35 +83,29 @@ def training_steps(
 
 
 def recipe_training_steps(
-    num_examples: int,
-    batch_size: int,
-    epochs: int,
-    run_opts: dict | None = None,
-    step_limit: int | None = None,
-    accumulation: int = 1,
+    brain, num_examples: int, batch_size: int, epochs: int, step_limit=None
 ) -> int:
-    """`training_steps` of a SpeechBrain recipe's run: the DDP world size from
-    ``torch.distributed`` and the ``--debug`` batch cap from ``run_opts``; pass
-    the Brain's ``grad_accumulation_factor`` as ``accumulation``.
+    """`training_steps` of a SpeechBrain ``Brain``'s run, with the settings the
+    Brain has resolved from its run options and hparams (``debug``,
+    ``debug_batches``, ``grad_accumulation_factor``) and the DDP world size
+    from ``torch.distributed``.
 
     Example
     -------
-    >>> recipe_training_steps(360, 8, 8, {"debug": True, "debug_batches": 2})
+    >>> from types import SimpleNamespace
+    >>> brain = SimpleNamespace(debug=True, debug_batches=2, grad_accumulation_factor=1)
+    >>> recipe_training_steps(brain, 360, 8, 8)
     16
     """
-    run_opts = run_opts or {}
     world_size = 1
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         world_size = torch.distributed.get_world_size()
-    debug_batches = None
-    if run_opts.get("debug", False):
-        debug_batches = run_opts.get("debug_batches", 2)
     return training_steps(
         num_examples,
         batch_size,
         epochs,
         step_limit,
         world_size,
-        debug_batches,
-        accumulation,
+        brain.debug_batches if brain.debug else None,
+        brain.grad_accumulation_factor,
     )

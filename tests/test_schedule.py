@@ -1,5 +1,7 @@
 """Run lengths for the linear LR decays."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from kdsrl_lobes.schedule import recipe_training_steps, training_steps
@@ -14,10 +16,17 @@ def test_steps_follow_batches_epochs_processes_and_limits():
     assert training_steps(3, 8, 0) == 1
 
 
-def test_debug_cap_comes_from_run_opts():
-    assert recipe_training_steps(100, 10, 2) == 20
-    assert recipe_training_steps(100, 10, 2, {"debug": True}) == 4
-    assert recipe_training_steps(100, 10, 2, {"debug": False}, step_limit=5) == 5
+def _brain(debug=False, accumulation=1):
+    return SimpleNamespace(
+        debug=debug, debug_batches=2, grad_accumulation_factor=accumulation
+    )
+
+
+def test_debug_cap_and_accumulation_come_from_the_brain():
+    assert recipe_training_steps(_brain(), 100, 10, 2) == 20
+    assert recipe_training_steps(_brain(debug=True), 100, 10, 2) == 4
+    assert recipe_training_steps(_brain(), 100, 10, 2, step_limit=5) == 5
+    assert recipe_training_steps(_brain(accumulation=2), 100, 10, 2) == 10
 
 
 @pytest.mark.parametrize(

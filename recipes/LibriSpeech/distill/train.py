@@ -198,12 +198,11 @@ def main(argv):
     )
     # The linear decay needs the run's length, known only once the data is read.
     brain.total_steps = recipe_training_steps(
+        brain,
         len(datasets["train"]),
         hparams["train_dataloader_opts"]["batch_size"],
         hparams["number_of_epochs"],
-        run_opts,
         hparams["optimizer_step_limit"],
-        accumulation=brain.grad_accumulation_factor,
     )
     brain.fit(
         brain.hparams.epoch_counter,

@@ -200,11 +200,10 @@ if __name__ == "__main__":
     )
     # The linear decay needs the run's length, known only once the data is read.
     brain.total_steps = recipe_training_steps(
+        brain,
         len(train_data),
         hparams["dataloader_options"]["batch_size"],
         hparams["number_of_epochs"],
-        run_opts,
-        accumulation=brain.grad_accumulation_factor,
     )
     brain.fit(
         brain.hparams.epoch_counter,
