@@ -29,7 +29,11 @@ import transformers
 from hyperpyyaml import load_hyperpyyaml
 
 from kdsrl_lobes.data import load_audio, prepare_librispeech, read_csv_rows
-from kdsrl_lobes.encoder import load_hf_speech_config, load_hf_speech_model
+from kdsrl_lobes.encoder import (
+    load_hf_speech_config,
+    load_hf_speech_model,
+    normalize_waveform,
+)
 from kdsrl_lobes.pretrain.diagnostics import cnn_feature_similarity
 
 
@@ -76,7 +80,7 @@ def model_statistics(source, random_init, data_folder, split, utterances, second
     else:
         model = load_hf_speech_model(source)
     wav = load_clips(data_folder, split, utterances, seconds)
-    wav = (wav - wav.mean(1, keepdim=True)) / wav.std(1, keepdim=True)
+    wav = normalize_waveform(wav)  # as the pre-training objectives do
     frames = int(model._get_feat_extract_output_lengths(torch.tensor(wav.shape[1])))
     valid = torch.ones(wav.shape[0], frames, dtype=torch.bool)
     return dict(feature_similarity=cnn_feature_similarity(model.eval(), wav, valid))
