@@ -82,9 +82,9 @@ def run_recipe(objective, data_folder, output_folder, *flags, **overrides):
         os.chdir(old_cwd)
 
 
-def _codes_benchmark():
-    path = os.path.join(RECIPE, "..", "..", "..", "benchmarks", "wav2vec2_codes.py")
-    spec = importlib.util.spec_from_file_location("wav2vec2_codes", path)
+def _benchmark(name):
+    path = os.path.join(RECIPE, "..", "..", "..", "benchmarks", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -107,6 +107,8 @@ def test_recipe_writes_a_loadable_teacher_and_resumes(objective, corpus, tmp_pat
     assert np.isfinite(loss)
     model = transformers.AutoModel.from_pretrained(os.path.join(out, "teacher"))
     assert model.config.model_type == objective
+    # wav2vec2.yaml's CNN biases reach the teacher (and so its students)
+    assert model.config.conv_bias == (objective == "wav2vec2")
     teacher = load_teacher(os.path.join(out, "teacher"), layers=[1, 2])
     assert teacher(torch.randn(1, 8000)).shape[:2] == (1, 2)
 
@@ -122,18 +124,18 @@ def test_recipe_writes_a_loadable_teacher_and_resumes(objective, corpus, tmp_pat
         assert os.path.getmtime(codebook) == stamp
     else:  # the codebook benchmark reads the run's latest checkpoint
         clips = ["--split", "train-clean-100", "--utterances", "2", "--seconds", "1.0"]
-        stats = _codes_benchmark().main(["--run", out, *clips])
+        stats = _benchmark("wav2vec2_codes").main(["--run", out, *clips])
         assert 0.0 <= stats["adjacent_agreement"] <= 1.0
         assert len(stats["codes_used"]) == 2  # codebook groups
         teacher = ["--model", os.path.join(out, "teacher"), "--data_folder", corpus]
-        trained = _codes_benchmark().main([*teacher, *clips])
+        trained = _benchmark("wav2vec2_codes").main([*teacher, *clips])
         assert trained["feature_similarity"] == pytest.approx(
             stats["feature_similarity"], abs=1e-5
         )
-        random = _codes_benchmark().main([*teacher, *clips, "--random_init"])
+        random = _benchmark("wav2vec2_codes").main([*teacher, *clips, "--random_init"])
         assert random["feature_similarity"] != trained["feature_similarity"]
         with pytest.raises(ValueError, match="has 6 utterances of 1.0 s or more"):
-            _codes_benchmark().main(
+            _benchmark("wav2vec2_codes").main(
                 ["--run", out, *clips[:-4], "--utterances", "7", *clips[-2:]]
             )
 
@@ -184,3 +186,25 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_step(
     run_recipe("hubert", corpus, out, **every_step)
     # the resumed run did only the epoch's last batch: 3 steps in all, not 2 + 3
     assert _log_lines(out)[0].startswith("epoch: 1, lr: 0.00e+00, steps: 3")
+
+
+def test_wav2vec2_sweep_logs_code_statistics_and_writes_a_loadable_encoder(
+    corpus, tmp_path
+):
+    out = str(tmp_path / "sweep")
+    lines = _benchmark("wav2vec2_sweep").main(
+        [
+            *("--data_folder", corpus, "--teacher_size", "tiny", "--conv_bias"),
+            *("--steps", "4", "--warmup_steps", "1", "--log_every", "2"),
+            *("--batch_size", "2", "--crop_seconds", "0.5", "--num_negatives", "4"),
+            *("--split", "train-clean-100", "--utterances", "2", "--seconds", "1.0"),
+            *("--output", out),
+        ]
+    )
+    assert [line["step"] for line in lines] == [2, 4]
+    for line in lines:
+        assert np.isfinite(line["contrastive_loss"]) and line["contrastive_loss"] > 0
+        assert 0.0 <= line["adjacent_agreement"] <= 1.0
+        assert len(line["codes_used"]) == 2
+    model = transformers.AutoModel.from_pretrained(out)
+    assert model.config.model_type == "wav2vec2" and model.config.conv_bias
