@@ -33,6 +33,7 @@ import tempfile
 import time
 
 import torch
+from speechbrain.nnet.schedulers import LinearWarmupScheduler
 
 from kdsrl_lobes.configs import speech_config
 from kdsrl_lobes.data import load_audio, prepare_librispeech, read_csv_rows
@@ -126,11 +127,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.01
     )
     # The recipe's schedule: linear warm-up, then linear decay to 0 at the end.
-    decay = args.steps - args.warmup_steps
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: min((s + 1) / args.warmup_steps, max(0.0, (args.steps - s) / decay)),
-    )
+    schedule = LinearWarmupScheduler(args.lr, args.warmup_steps, args.steps)
     crop = int(args.crop_seconds * 16000)
     keys = ("loss", "contrastive_loss", "diversity_loss", "perplexity")
     totals = dict.fromkeys(keys, 0.0)
@@ -148,12 +145,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     model.train()
     for step in range(1, args.steps + 1):
+        schedule(optimizer)
         out = model(*random_batch(audio, args.batch_size, crop))
         optimizer.zero_grad()
         out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         optimizer.step()
-        schedule.step()
         for key in keys:
             totals[key] += float(out[key].detach())
         if step % args.log_every == 0:
