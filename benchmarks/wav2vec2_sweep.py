@@ -34,6 +34,7 @@ import time
 
 import torch
 from speechbrain.nnet.schedulers import LinearWarmupScheduler
+from speechbrain.utils.data_utils import batch_pad_right
 
 from kdsrl_lobes.configs import speech_config
 from kdsrl_lobes.data import load_audio, prepare_librispeech, read_csv_rows
@@ -57,11 +58,7 @@ def random_batch(audio, batch_size, crop) -> tuple[torch.Tensor, torch.Tensor]:
     for wav in random.sample(audio, batch_size):
         start = random.randint(0, max(len(wav) - crop, 0))
         clips.append(wav[start : start + crop])
-    longest = max(len(c) for c in clips)
-    wav = torch.zeros(len(clips), longest)
-    for i, clip in enumerate(clips):
-        wav[i, : len(clip)] = clip
-    return wav, torch.tensor([len(c) / longest for c in clips])
+    return batch_pad_right(clips)
 
 
 def build_model(args) -> Wav2Vec2Pretrainer:
