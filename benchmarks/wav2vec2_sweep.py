@@ -5,9 +5,13 @@ masked contrastive loss and what the quantiser makes of held-out audio.
 Usage::
 
     python benchmarks/wav2vec2_sweep.py --data_folder <LibriSpeech folder> \
-        [--steps 800] [--mask_length 1 --mask_prob 0.5 --conv_bias] \
-        [--num_negatives 100 --cross_sample_negatives 0] [--batch_size 4 \
-        --crop_seconds 2.0] [--output <folder>]
+        [--steps 800] [--output <folder>] [--KEY=VALUE ...]
+
+The model, optimiser, LR, batch size and crop length are the recipe's own:
+``recipes/LibriSpeech/pretrain/hparams/wav2vec2.yaml`` (or ``--hparams``), with
+any ``--KEY=VALUE`` applied as an override, as on the recipe's command line
+(``--mask_length=3 --num_negatives=5 --cross_sample_negatives=40``). The LR
+schedule spans ``--steps``.
 
 Each log line is JSON: the step, seconds so far, the means over the last
 ``--log_every`` steps of the loss, the masked contrastive loss (chance is about
@@ -20,8 +24,8 @@ ln(1 + distractors)), the diversity loss and the codebook perplexity, then
 This is a plain loop over the recipe's lobe, not the recipe: it tracks the code
 statistics during training (the recipe does not) and runs a configuration in a
 few minutes on one thread, so that two compare side by side on 2 cores. The
-embedded defaults in ``recipes/LibriSpeech/pretrain/hparams/wav2vec2.yaml``
-were chosen with it; ``recipes/LibriSpeech/pretrain/README.md`` has the sweep.
+embedded defaults in ``wav2vec2.yaml`` were chosen with it;
+``recipes/LibriSpeech/pretrain/README.md`` has the sweep.
 """
 
 import argparse
@@ -33,15 +37,19 @@ import tempfile
 import time
 
 import torch
-from speechbrain.nnet.schedulers import LinearWarmupScheduler
+import yaml
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.data_utils import batch_pad_right
 
-from kdsrl_lobes.configs import speech_config
 from kdsrl_lobes.data import load_audio, prepare_librispeech, read_csv_rows
-from kdsrl_lobes.pretrain import Wav2Vec2Pretrainer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wav2vec2_codes import load_clips  # noqa: E402  (the held-out clips)
+
+DEFAULT_HPARAMS = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    *("..", "recipes", "LibriSpeech", "pretrain", "hparams", "wav2vec2.yaml"),
+)
 
 
 def training_audio(data_folder: str, split: str) -> list[torch.Tensor]:
@@ -61,27 +69,22 @@ def random_batch(audio, batch_size, crop) -> tuple[torch.Tensor, torch.Tensor]:
     return batch_pad_right(clips)
 
 
-def build_model(args) -> Wav2Vec2Pretrainer:
-    """A teacher of ``--teacher_size`` with the sweep's objective settings."""
-    config = speech_config(
-        "wav2vec2",
-        args.teacher_size,
-        conv_bias=args.conv_bias,
-        num_negatives=args.num_negatives,
-        codevector_dim=128,
-        proj_codevector_dim=128,
-        num_codevector_groups=args.num_codevector_groups,
-        num_codevectors_per_group=args.num_codevectors_per_group,
-        diversity_loss_weight=args.diversity_loss_weight,
-    )
-    return Wav2Vec2Pretrainer(
-        config,
-        mask_prob=args.mask_prob,
-        mask_length=args.mask_length,
-        gumbel_decay=args.gumbel_decay,
-        unmasked_weight=args.unmasked_weight,
-        cross_sample_negatives=args.cross_sample_negatives,
-    )
+def recipe_hparams(hparams_file: str, overrides: dict, folder: str) -> dict:
+    """The recipe's hparams with ``overrides``; its output goes to ``folder``."""
+    overrides = {**overrides, "output_folder": folder}
+    with open(hparams_file, encoding="utf-8") as fin:
+        return load_hyperpyyaml(fin, overrides)
+
+
+def parse_overrides(args: list[str]) -> dict:
+    """``--KEY=VALUE`` arguments as hyperpyyaml overrides (values read as YAML)."""
+    overrides = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not key.startswith("--") or not sep:
+            raise ValueError(f"Expected --KEY=VALUE, found '{arg}'")
+        overrides[key[2:]] = yaml.safe_load(value)
+    return overrides
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -92,40 +95,28 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--split", default="dev-clean", help="held-out clips")
     parser.add_argument("--utterances", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--teacher_size", default="embedded")
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--log_every", type=int, default=50)
-    parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--warmup_steps", type=int, default=40)
-    parser.add_argument("--batch_size", type=int, default=4)
-    parser.add_argument("--crop_seconds", type=float, default=2.0)
-    parser.add_argument("--conv_bias", action="store_true")
-    parser.add_argument("--mask_prob", type=float, default=0.5)
-    parser.add_argument("--mask_length", type=int, default=1)
-    parser.add_argument("--num_negatives", type=int, default=100)
-    parser.add_argument("--cross_sample_negatives", type=int, default=0)
-    parser.add_argument("--num_codevector_groups", type=int, default=2)
-    parser.add_argument("--num_codevectors_per_group", type=int, default=64)
-    parser.add_argument("--diversity_loss_weight", type=float, default=0.1)
-    parser.add_argument("--gumbel_decay", type=float, default=0.995)
-    parser.add_argument("--unmasked_weight", type=float, default=0.0)
-    parser.add_argument("--seed", type=int, default=1986)
+    parser.add_argument("--hparams", default=DEFAULT_HPARAMS)
     parser.add_argument("--output", help="folder for the pre-trained encoder")
-    args = parser.parse_args(argv)
-    if args.steps <= args.warmup_steps:
-        parser.error("--steps must be more than --warmup_steps")
+    args, rest = parser.parse_known_args(argv)
+    overrides = parse_overrides(rest)
+    overrides["data_folder"] = args.data_folder
+    with tempfile.TemporaryDirectory() as folder:  # the recipe's unused outputs
+        hparams = recipe_hparams(args.hparams, overrides, folder)  # seeds too
+    if args.steps <= hparams["warmup_steps"]:
+        parser.error(
+            f"--steps must be more than warmup_steps={hparams['warmup_steps']}"
+        )
 
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
     audio = training_audio(args.data_folder, args.train_split)
     held_out = load_clips(args.data_folder, args.split, args.utterances, args.seconds)
-    model = build_model(args)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.01
-    )
-    # The recipe's schedule: linear warm-up, then linear decay to 0 at the end.
-    schedule = LinearWarmupScheduler(args.lr, args.warmup_steps, args.steps)
-    crop = int(args.crop_seconds * 16000)
+    model = hparams["model"]
+    optimizer = hparams["opt_class"](model.parameters())
+    # The recipe's schedule (linear warm-up, linear decay to 0), over --steps.
+    schedule = hparams["lr_annealing"]
+    schedule.num_training_steps = args.steps
+    crop = int(hparams["crop_seconds"] * 16000)
     keys = ("loss", "contrastive_loss", "diversity_loss", "perplexity")
     totals = dict.fromkeys(keys, 0.0)
     lines, start = [], time.time()
@@ -143,10 +134,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     model.train()
     for step in range(1, args.steps + 1):
         schedule(optimizer)
-        out = model(*random_batch(audio, args.batch_size, crop))
+        out = model(*random_batch(audio, hparams["batch_size"], crop))
         optimizer.zero_grad()
         out["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), hparams["max_grad_norm"])
         optimizer.step()
         for key in keys:
             totals[key] += float(out[key].detach())

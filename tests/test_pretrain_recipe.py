@@ -192,13 +192,13 @@ def test_wav2vec2_sweep_logs_code_statistics_and_writes_a_loadable_encoder(
     corpus, tmp_path
 ):
     out = str(tmp_path / "sweep")
+    tiny = {**TINY, **TINY_OBJECTIVE["wav2vec2"], "warmup_steps": 1}
     lines = _benchmark("wav2vec2_sweep").main(
         [
-            *("--data_folder", corpus, "--teacher_size", "tiny", "--conv_bias"),
-            *("--steps", "4", "--warmup_steps", "1", "--log_every", "2"),
-            *("--batch_size", "2", "--crop_seconds", "0.5", "--num_negatives", "4"),
+            *("--data_folder", corpus, "--steps", "4", "--log_every", "2"),
             *("--split", "train-clean-100", "--utterances", "2", "--seconds", "1.0"),
             *("--output", out),
+            *(f"--{key}={value}" for key, value in tiny.items()),
         ]
     )
     assert [line["step"] for line in lines] == [2, 4]
@@ -206,5 +206,8 @@ def test_wav2vec2_sweep_logs_code_statistics_and_writes_a_loadable_encoder(
         assert np.isfinite(line["contrastive_loss"]) and line["contrastive_loss"] > 0
         assert 0.0 <= line["adjacent_agreement"] <= 1.0
         assert len(line["codes_used"]) == 2
-    model = transformers.AutoModel.from_pretrained(out)
+    model = transformers.AutoModel.from_pretrained(out)  # the recipe's config
     assert model.config.model_type == "wav2vec2" and model.config.conv_bias
+    assert model.config.num_hidden_layers == 2 and model.config.num_negatives == 10
+    with pytest.raises(ValueError, match="Expected --KEY=VALUE"):
+        _benchmark("wav2vec2_sweep").main(["--data_folder", corpus, "--mask_length"])
