@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/linear_probe.py --model DIR --corpus DIR [--random_init]
         [--undistilled_layers 2] [--layers 4 8 12] [--concat] [--max_per_class 60]
-        [--max_test_per_class 60] [--sid_folds 4] [--output FILE.json]
+        [--max_test_per_class 60] [--sid_folds 4] [--l2 0.001] [--output FILE.json]
 
 ``--model`` is any transformers wav2vec 2.0 / HuBERT / WavLM directory (a
 pre-trained teacher, a distilled student); ``--random_init`` probes a randomly
@@ -15,8 +15,8 @@ teacher as ``--model`` probes the 2-layer student that distillation starts from
 distillation taught the student anything. For each requested layer
 (``hidden_states`` index), each utterance becomes the mean over its frames of
 that layer, standardised with the training statistics, and a multinomial
-logistic regression (L-BFGS, L2) is fitted on it (``--concat``: also on the
-layers side by side, what they hold together):
+logistic regression (L-BFGS, L2 penalty ``--l2`` on the weights) is fitted on
+it (``--concat``: also on the layers side by side, what they hold together):
 
 - KWS: GSC V1 12 classes (``prepare_gsc``), at most ``--max_per_class``
   training clips per class from the train split and ``--max_test_per_class``
@@ -165,19 +165,21 @@ def sid_data(corpus, save_folder, folds, seed):
     return rows, labels, splits
 
 
-def probe_layers(x, y, splits, layers, concat=False) -> dict:
+def probe_layers(x, y, splits, layers, concat=False, l2=1e-3) -> dict:
     """Test accuracy of a probe on each layer of ``x`` ``[rows, layers, hidden]``
     (keys ``layer_N``) and, with ``concat``, on all of them side by side (key
     ``layers_4+8+12``): what the layers hold together, e.g. the most a student
     predicting them could hold. ``splits`` lists ``(train, test)`` row indices;
-    the accuracy is over all their test rows."""
+    the accuracy is over all their test rows; ``l2`` is the probe's weight
+    penalty."""
     features = {f"layer_{layer}": x[:, i] for i, layer in enumerate(layers)}
     if concat and len(layers) > 1:
         features["layers_" + "+".join(str(layer) for layer in layers)] = x.flatten(1)
     accuracies = {}
     for key, feats in features.items():
         correct = sum(
-            probe_accuracy(feats[train], y[train], feats[test], y[test]) * len(test)
+            probe_accuracy(feats[train], y[train], feats[test], y[test], l2=l2)
+            * len(test)
             for train, test in splits
         )
         accuracies[key] = round(correct / sum(len(test) for _, test in splits), 4)
@@ -207,6 +209,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sid_folds", type=int, default=4)
     parser.add_argument("--max_seconds", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--l2", type=float, default=1e-3, help="L2 penalty of the logistic regression"
+    )
     parser.add_argument("--output", default=None, help="JSON file for the results")
     parser.add_argument(
         "--save_folder", default=None, help="prepared CSVs (default: <corpus>/probe)"
@@ -222,6 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
         "random_init": args.random_init,
         "undistilled_layers": args.undistilled_layers,
         "layers": args.layers,
+        "l2": args.l2,
     }
     tasks = {
         "kws": kws_data(
@@ -235,7 +241,9 @@ def main(argv: list[str] | None = None) -> dict:
     }
     for task, (rows, labels, splits) in tasks.items():
         x = embed(rows, encoder, args.max_seconds)
-        results[task] = probe_layers(x, labels, splits, args.layers, args.concat)
+        results[task] = probe_layers(
+            x, labels, splits, args.layers, args.concat, args.l2
+        )
         results[task].update(
             train_rows=len(splits[0][0]),
             test_rows=sum(len(test) for _, test in splits),

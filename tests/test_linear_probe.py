@@ -24,6 +24,20 @@ def test_probe_separates_separable_classes_and_not_noise():
     assert probe_accuracy(noise[:90], y[:90], noise[90:], y[90:]) < 0.7
 
 
+def test_probe_l2_penalty_reaches_the_fit():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat(40)
+    # the class is feature 0 minus feature 1 (shared noise): only large,
+    # opposite weights find it, which a strong penalty forbids
+    noise = 5 * torch.randn(120, generator=gen)
+    x = torch.stack([y + noise, noise], dim=1)[:, None, :]
+    x = x + 0.05 * torch.randn(x.shape, generator=gen)
+    split = [(torch.arange(90), torch.arange(90, 120))]
+    loose = linear_probe.probe_layers(x, y, split, [12], l2=1e-5)["layer_12"]
+    tight = linear_probe.probe_layers(x, y, split, [12], l2=10.0)["layer_12"]
+    assert loose > 0.9 and tight < 0.7
+
+
 def test_random_init_has_the_config_but_not_the_weights(tmp_path):
     model = random_speech_model("hubert", "tiny", seed=3)
     model.save_pretrained(tmp_path)
