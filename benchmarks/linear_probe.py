@@ -51,7 +51,7 @@ from kdsrl_lobes.encoder import (
     load_hf_speech_config,
     load_hf_speech_model,
 )
-from kdsrl_lobes.probe import probe_accuracy
+from kdsrl_lobes.probe import DEFAULT_L2, probe_accuracy
 from kdsrl_lobes.student import build_student
 
 
@@ -165,7 +165,7 @@ def sid_data(corpus, save_folder, folds, seed):
     return rows, labels, splits
 
 
-def probe_layers(x, y, splits, layers, concat=False, l2=1e-3) -> dict:
+def probe_layers(x, y, splits, layers, concat=False, l2=DEFAULT_L2) -> dict:
     """Test accuracy of a probe on each layer of ``x`` ``[rows, layers, hidden]``
     (keys ``layer_N``) and, with ``concat``, on all of them side by side (key
     ``layers_4+8+12``): what the layers hold together, e.g. the most a student
@@ -210,7 +210,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max_seconds", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--l2", type=float, default=1e-3, help="L2 penalty of the logistic regression"
+        "--l2",
+        type=float,
+        default=DEFAULT_L2,
+        help="L2 penalty of the logistic regression",
     )
     parser.add_argument("--output", default=None, help="JSON file for the results")
     parser.add_argument(

@@ -13,6 +13,8 @@ Authors
 
 import torch
 
+DEFAULT_L2 = 1e-3  # the probes' L2 penalty on the logistic regression's weights
+
 
 def standardise(
     train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6
@@ -34,7 +36,7 @@ def logistic_regression(
     x: torch.Tensor,
     y: torch.Tensor,
     num_classes: int | None = None,
-    l2: float = 1e-3,
+    l2: float = DEFAULT_L2,
     max_iter: int = 300,
 ) -> torch.nn.Linear:
     """Multinomial logistic regression on ``x`` ``[rows, features]`` with labels
@@ -74,7 +76,7 @@ def probe_accuracy(
     y_train: torch.Tensor,
     x_test: torch.Tensor,
     y_test: torch.Tensor,
-    l2: float = 1e-3,
+    l2: float = DEFAULT_L2,
     max_iter: int = 300,
 ) -> float:
     """Test accuracy (0 to 1) of a logistic regression fitted on standardised
