@@ -11,6 +11,7 @@ from kdsrl_lobes.pretrain import (
     ClusterTargets,
     HubertPretrainer,
     Wav2Vec2Pretrainer,
+    sample_negatives,
     training_features,
 )
 
@@ -164,6 +165,17 @@ def test_wav2vec2_unmasked_weight_adds_a_term_linear_in_its_weight():
     extra = outs[1.0]["loss"] - outs[0.0]["loss"]
     assert extra > 0
     assert torch.allclose(outs[0.5]["loss"] - outs[0.0]["loss"], extra / 2, atol=1e-5)
+
+
+def test_wav2vec2_lone_utterance_gets_only_same_utterance_distractors():
+    cfg = speech_config("wav2vec2", "tiny", **W2V_TINY)
+    model = Wav2Vec2Pretrainer(cfg, mask_length=3, cross_sample_negatives=5)
+    wav, lens = _batch()
+    assert torch.isfinite(model(wav, lens)["loss"])  # 4 utterances: cross ones
+    with pytest.raises(ValueError, match="at least 2 utterances"):
+        sample_negatives(torch.ones(1, 12, dtype=torch.bool), 10, 5)
+    out = model(wav[:1], lens[:1])  # a data set's last batch of one utterance
+    assert torch.isfinite(out["loss"]) and out["contrastive_loss"] > 0
 
 
 def test_wav2vec2_code_statistics_measure_how_codes_change_over_time():

@@ -219,7 +219,8 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
     cross_sample_negatives : int
         Distractors per frame drawn from the other utterances of the batch, on
         top of ``config.num_negatives`` from the same one (fairseq's option of
-        that name; 0 in the paper), see `sample_negatives`.
+        that name; 0 in the paper), see `sample_negatives`. A batch of one
+        utterance gets only the same-utterance ones.
 
     Example
     -------
@@ -282,9 +283,10 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
             codebook and ``mask``.
         """
         wav, frame_mask, time_mask = self.prepare(wav, wav_lens)
-        negatives = sample_negatives(
-            frame_mask, self.model.config.num_negatives, self.cross_sample_negatives
-        )
+        # A batch of one utterance (a data set's last, short batch; --debug with
+        # batch_size 1) has no other utterances to draw distractors from.
+        cross = self.cross_sample_negatives if len(wav) > 1 else 0
+        negatives = sample_negatives(frame_mask, self.model.config.num_negatives, cross)
         if self.training:
             self.model.set_gumbel_temperature(self.gumbel_temperature)
             self.num_updates += 1
