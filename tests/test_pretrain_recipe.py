@@ -31,9 +31,9 @@ TINY_OBJECTIVE = {
     "hubert": dict(num_clusters=8, final_dim=8),
     "wav2vec2": dict(
         num_negatives=10,
-        codevector_dim=8,
+        codevector_dim=16,  # the default's 16 groups, 1 dimension each
         proj_codevector_dim=8,
-        num_codevectors_per_group=8,
+        num_codevectors_per_group=4,
     ),
 }
 
@@ -126,7 +126,7 @@ def test_recipe_writes_a_loadable_teacher_and_resumes(objective, corpus, tmp_pat
         clips = ["--split", "train-clean-100", "--utterances", "2", "--seconds", "1.0"]
         stats = _benchmark("wav2vec2_codes").main(["--run", out, *clips])
         assert 0.0 <= stats["adjacent_agreement"] <= 1.0
-        assert len(stats["codes_used"]) == 2  # codebook groups
+        assert len(stats["codes_used"]) == 16  # codebook groups, as in wav2vec2.yaml
         teacher = ["--model", os.path.join(out, "teacher"), "--data_folder", corpus]
         trained = _benchmark("wav2vec2_codes").main([*teacher, *clips])
         assert trained["feature_similarity"] == pytest.approx(
@@ -205,7 +205,7 @@ def test_wav2vec2_sweep_logs_code_statistics_and_writes_a_loadable_encoder(
     for line in lines:
         assert np.isfinite(line["contrastive_loss"]) and line["contrastive_loss"] > 0
         assert 0.0 <= line["adjacent_agreement"] <= 1.0
-        assert len(line["codes_used"]) == 2
+        assert len(line["codes_used"]) == 16  # the recipe's codebook groups
     model = transformers.AutoModel.from_pretrained(out)  # the recipe's config
     assert model.config.model_type == "wav2vec2" and model.config.conv_bias
     assert model.config.num_hidden_layers == 2 and model.config.num_negatives == 10
