@@ -26,6 +26,14 @@ it (``--concat``: also on the layers side by side, what they hold together):
   ``train.csv``), at most ``--max_seconds`` of each utterance, cross-validated
   over ``--sid_folds`` folds of each speaker's utterances; accuracy over all
   utterances, each tested once.
+- Speaker identification across sessions (``speaker_id_cross_session``): the
+  same utterances and embeddings, but each VoxCeleb video (session: room,
+  device, noise) lies whole in one fold, so the probe is tested on sessions it
+  never saw. In the folds above a test utterance shares its session with some
+  training utterances, and a probe can name the speaker from the session's
+  channel alone; here only what is left of the speaker counts. The
+  verification trials (``veri_test2.txt``) pair utterances of different
+  videos, so this is the number that speaks for speaker verification.
 """
 
 import argparse
@@ -165,6 +173,45 @@ def sid_data(corpus, save_folder, folds, seed):
     return rows, labels, splits
 
 
+def session_of(row: dict) -> str:
+    """The VoxCeleb video (recording session) of a ``prepare_voxceleb1`` row,
+    whose ``ID`` is ``<speaker>/<video>/<file>``."""
+    parts = row["ID"].split("/")
+    if len(parts) != 3:
+        raise ValueError(
+            f"Expected an ID '<speaker>/<video>/<file>', found '{row['ID']}'"
+        )
+    return parts[1]
+
+
+def cross_session_splits(rows, folds):
+    """``(train, test)`` row indices where each speaker's sessions are dealt
+    into ``folds`` folds whole (in sorted order), so that no test utterance
+    shares its session with a training one. A speaker with a single session is
+    only ever trained on (nothing of it would be left to train on when tested);
+    folds left without test rows are dropped."""
+    sessions = defaultdict(list)
+    for row in rows:
+        sessions[row["spk_id"]].append(session_of(row))
+    rank = {
+        spk: {s: i for i, s in enumerate(sorted(set(found)))}
+        for spk, found in sessions.items()
+    }
+    fold_of = torch.tensor([rank[r["spk_id"]][session_of(r)] % folds for r in rows])
+    testable = torch.tensor([len(rank[r["spk_id"]]) > 1 for r in rows])
+    splits = []
+    for k in range(folds):
+        test = ((fold_of == k) & testable).nonzero().squeeze(1)
+        if len(test):
+            splits.append(((fold_of != k).nonzero().squeeze(1), test))
+    if not splits:
+        raise ValueError(
+            "Cross-session speaker identification needs speakers with at least "
+            "2 sessions (videos), found none"
+        )
+    return splits
+
+
 def probe_layers(x, y, splits, layers, concat=False, l2=DEFAULT_L2) -> dict:
     """Test accuracy of a probe on each layer of ``x`` ``[rows, layers, hidden]``
     (keys ``layer_N``) and, with ``concat``, on all of them side by side (key
@@ -242,8 +289,18 @@ def main(argv: list[str] | None = None) -> dict:
         ),
         "speaker_id": sid_data(args.corpus, save_folder, args.sid_folds, args.seed),
     }
+    rows, labels, _ = tasks["speaker_id"]
+    tasks["speaker_id_cross_session"] = (
+        rows,
+        labels,
+        cross_session_splits(rows, args.sid_folds),
+    )
+    embeddings = {}
     for task, (rows, labels, splits) in tasks.items():
-        x = embed(rows, encoder, args.max_seconds)
+        key = id(rows)  # the two speaker tasks share their utterances
+        if key not in embeddings:
+            embeddings[key] = embed(rows, encoder, args.max_seconds)
+        x = embeddings[key]
         results[task] = probe_layers(
             x, labels, splits, args.layers, args.concat, args.l2
         )

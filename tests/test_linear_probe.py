@@ -124,3 +124,30 @@ def test_sid_folds_test_every_utterance_once(monkeypatch):
         assert set(labels[train].tolist()) == {0, 1}
     with pytest.raises(ValueError, match="2 speakers with at least 6 utterances"):
         linear_probe.sid_data("c", "s", folds=6, seed=0)
+
+
+def test_cross_session_folds_keep_each_session_whole():
+    # speaker a: 3 sessions of 2 utterances; b: 2 sessions; c: a single one
+    layout = {"a": ["v1", "v1", "v2", "v2", "v3", "v3"], "b": ["w1", "w2"], "c": ["x"]}
+    rows = [
+        {"ID": f"{spk}/{video}/{i:05d}.wav", "spk_id": spk}
+        for spk, videos in layout.items()
+        for i, video in enumerate(videos)
+    ]
+    splits = linear_probe.cross_session_splits(rows, folds=4)
+    assert len(splits) == 3  # a's third session is the most folds used
+    session = [linear_probe.session_of(r) for r in rows]
+    tested = []
+    for train, test in splits:
+        seen = {session[i] for i in train.tolist()}
+        assert not seen & {session[i] for i in test.tolist()}
+        tested += test.tolist()
+    # every utterance of a speaker with 2 sessions or more is tested once;
+    # c's lone session never is (nothing of c would be left to train on)
+    assert sorted(tested) == list(range(8))
+    two_folds = linear_probe.cross_session_splits(rows, folds=2)
+    assert sorted(t for _, test in two_folds for t in test.tolist()) == list(range(8))
+    with pytest.raises(ValueError, match="at least 2 sessions"):
+        linear_probe.cross_session_splits(rows[-1:], folds=4)
+    with pytest.raises(ValueError, match="<speaker>/<video>/<file>"):
+        linear_probe.session_of({"ID": "a-1"})
