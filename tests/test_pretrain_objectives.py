@@ -8,6 +8,7 @@ import transformers
 from kdsrl_lobes import load_teacher
 from kdsrl_lobes.configs import speech_config
 from kdsrl_lobes.pretrain import (
+    ChannelViews,
     ClusterTargets,
     HubertPretrainer,
     Wav2Vec2Pretrainer,
@@ -173,6 +174,66 @@ def test_wav2vec2_lone_utterance_gets_only_same_utterance_distractors():
     assert torch.isfinite(model(wav, lens)["loss"])  # 4 utterances: cross ones
     out = model(wav[:1], lens[:1])  # a data set's last batch of one utterance
     assert torch.isfinite(out["loss"]) and out["contrastive_loss"] > 0
+
+
+def _quantizer_inputs(model):
+    seen = []
+    model.model.quantizer.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0])
+    )
+    return seen
+
+
+def test_wav2vec2_channel_views_quantise_the_other_recording():
+    torch.manual_seed(0)
+    cfg = speech_config("wav2vec2", "tiny", num_hidden_layers=2, **W2V_TINY)
+    views = ChannelViews("voxceleb_session", seed=0)
+    model = Wav2Vec2Pretrainer(cfg, mask_length=4, channel_views=views)
+    wav, lens = _batch()
+    recorded = []
+    record = views.record
+    views.record = lambda *a: recorded.append(record(*a)) or recorded[-1]
+    quantized = _quantizer_inputs(model)
+    contexts = []
+    model.encoder.feature_extractor.register_forward_hook(
+        lambda module, args, out: contexts.append(args[0])
+    )
+    out = model(wav, lens)
+    assert torch.isfinite(out["loss"])
+    out["loss"].backward()  # the target view's CNN pass is trained too
+    assert model.encoder.feature_extractor.conv_layers[0].conv.weight.grad is not None
+    # two recordings: the first is the context network's input, the second's
+    # CNN features (layer-normed) are what the quantiser gets
+    context_view, target_view = recorded
+    assert not torch.allclose(context_view, target_view)
+    wav_in, _, _ = model.prepare(context_view, lens)
+    assert torch.allclose(contexts[1], wav_in)  # the context pass, after the target's
+    expected = model._target_view_features(target_view, lens)
+    assert torch.allclose(quantized[0], expected, atol=1e-5)
+    assert model._target_features is None  # nothing left for a later call
+    # out of training the quantiser takes the input's own features
+    model.eval()
+    quantized.clear()
+    np.random.seed(0)
+    model(wav, lens)
+    own = model._target_view_features(wav, lens)
+    assert torch.allclose(quantized[0], own, atol=1e-5)
+
+
+def test_channel_views_are_two_recordings_that_keep_the_padding():
+    views = ChannelViews("librispeech_chapter", seed=3)
+    wav, lens = _batch()
+    a, b = views(wav, lens)
+    assert a.shape == b.shape == wav.shape
+    assert (a[3, 2400:] == 0).all() and (b[2, 3200:] == 0).all()
+    assert a[3, :2400].abs().max() > 0
+    assert not torch.allclose(a, b)
+    again, _ = ChannelViews("librispeech_chapter", seed=3)(wav, lens)
+    assert torch.equal(a, again)  # the seed fixes the draws
+    with pytest.raises(ValueError, match="Unknown channel profile 'studio'"):
+        ChannelViews("studio")
+    with pytest.raises(ValueError, match=r"\[batch, time\] audio"):
+        views.record(wav[0])
 
 
 def test_wav2vec2_code_statistics_measure_how_codes_change_over_time():

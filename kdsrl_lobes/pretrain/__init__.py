@@ -10,8 +10,10 @@ from kdsrl_lobes.pretrain.targets import (
     mfcc_features,
     training_features,
 )
+from kdsrl_lobes.pretrain.views import ChannelViews
 
 __all__ = [
+    "ChannelViews",
     "ClusterTargets",
     "HubertPretrainer",
     "LossHistory",

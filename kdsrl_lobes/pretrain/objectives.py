@@ -28,6 +28,7 @@ from kdsrl_lobes.masking import length_mask
 from kdsrl_lobes.pretrain.diagnostics import adjacent_similarity, cnn_features
 from kdsrl_lobes.pretrain.masking import sample_negatives, span_mask
 from kdsrl_lobes.pretrain.targets import IGNORE_INDEX, ClusterTargets
+from kdsrl_lobes.pretrain.views import ChannelViews
 
 
 class _MaskedPretrainer(torch.nn.Module):
@@ -221,6 +222,10 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         top of ``config.num_negatives`` from the same one (fairseq's option of
         that name; 0 in the paper), see `sample_negatives`. A batch of one
         utterance gets only the same-utterance ones.
+    channel_views : ChannelViews, optional
+        In training, the context network hears each utterance through one
+        random channel and the quantiser (the targets) through another, see
+        `ChannelViews` (not in the paper, which quantises the same input).
 
     Example
     -------
@@ -244,9 +249,12 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         normalize: bool = True,
         unmasked_weight: float = 0.0,
         cross_sample_negatives: int = 0,
+        channel_views: ChannelViews | None = None,
     ):
         super().__init__(mask_prob, mask_length, min_masks, normalize, unmasked_weight)
         self.cross_sample_negatives = cross_sample_negatives
+        self.channel_views = channel_views
+        self._target_features = None
         if config is None:
             config = speech_config("wav2vec2", "embedded")
         if config.model_type != "wav2vec2":
@@ -257,6 +265,27 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         self.min_gumbel_temperature = min_gumbel_temperature
         self.gumbel_decay = gumbel_decay
         self.register_buffer("num_updates", torch.tensor(0, dtype=torch.long))
+        # Wav2Vec2ForPreTraining quantises the features of its own input; with
+        # channel_views the quantiser's input is swapped for the other view's,
+        # so that transformers' loss (negatives, logits, diversity) is kept.
+        self.model.quantizer.register_forward_pre_hook(
+            self._swap_quantizer_input, with_kwargs=True
+        )
+
+    def _swap_quantizer_input(self, module, args, kwargs):
+        if self._target_features is None:
+            return None
+        features, self._target_features = self._target_features, None
+        return (features, *args[1:]), kwargs
+
+    def _target_view_features(self, wav, wav_lens):
+        """The CNN features of the target view as ``Wav2Vec2ForPreTraining``
+        hands its own to the quantiser: layer-normed (``feature_projection``),
+        then ``dropout_features``."""
+        wav, _, _ = self.prepare(wav, wav_lens)
+        features = self.encoder.feature_extractor(wav).transpose(1, 2)
+        features = self.encoder.feature_projection.layer_norm(features)
+        return self.model.dropout_features(features)
 
     @property
     def encoder(self) -> transformers.Wav2Vec2Model:
@@ -282,6 +311,10 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
             contrastive loss of the unmasked frames), ``perplexity`` of the
             codebook and ``mask``.
         """
+        target_features = None
+        if self.training and self.channel_views is not None:
+            wav, target_view = self.channel_views(wav, wav_lens)
+            target_features = self._target_view_features(target_view, wav_lens)
         wav, frame_mask, time_mask = self.prepare(wav, wav_lens)
         # A batch of one utterance (a data set's last, short batch; --debug with
         # batch_size 1) has no other utterances to draw distractors from.
@@ -290,9 +323,13 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         if self.training:
             self.model.set_gumbel_temperature(self.gumbel_temperature)
             self.num_updates += 1
-        out = self.model(
-            wav, mask_time_indices=time_mask, sampled_negative_indices=negatives
-        )
+        self._target_features = target_features
+        try:
+            out = self.model(
+                wav, mask_time_indices=time_mask, sampled_negative_indices=negatives
+            )
+        finally:
+            self._target_features = None
         num_masked = time_mask.sum().clamp(min=1)
         loss = out.loss / num_masked
         unmasked = frame_mask & ~time_mask
