@@ -282,6 +282,8 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         """The CNN features of the target view as ``Wav2Vec2ForPreTraining``
         hands its own to the quantiser: layer-normed (``feature_projection``),
         then ``dropout_features``."""
+        # prepare() also draws a span mask, unused here: cheap, and kept so that
+        # the random stream matches the runs measured in the recipe README.
         wav, _, _ = self.prepare(wav, wav_lens)
         features = self.encoder.feature_extractor(wav).transpose(1, 2)
         features = self.encoder.feature_projection.layer_norm(features)
