@@ -7,8 +7,8 @@ from setuptools import find_packages, setup
 # torch and torchaudio must be the matching pair: SpeechBrain imports torchaudio,
 # and a torchaudio build only loads against its own torch release.
 INSTALL_REQUIRES = [
-    "torch==2.11.*",
-    "torchaudio==2.11.*",
+    "torch==2.11.0",
+    "torchaudio==2.11.0",
     "speechbrain>=1.1,<1.2",
     "transformers>=5,<6",
     "hyperpyyaml",
