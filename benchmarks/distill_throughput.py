@@ -12,8 +12,8 @@ each in its own subprocess so that its peak RSS (``ru_maxrss``) is its own (this
 parent never imports torch, so no child inherits a high-water mark from it):
 
 - ``no_cache``: frozen teacher forward -> student -> prediction heads ->
-  `DistillationLoss` -> backward -> gradient clipping -> AdamW step -> LR
-  schedule, as ``DistillBrain.fit_batch`` does with ``teacher_cache: False``;
+  `DistillationLoss` -> backward -> gradient clipping -> Adam step (its LR
+  set first by the schedule), as ``DistillBrain.fit_batch`` does with ``teacher_cache: False``;
 - ``cache_cold``: the same with an empty `TeacherCache`: the teacher runs and
   its target layers are written in fp16 (the first epoch);
 - ``cache_warm``: the same with the targets read back from that cache, no
@@ -300,6 +300,7 @@ def mode_worker(job: dict) -> dict:
         than run through ``Brain.fit_batch`` so that the targets can be timed
         on their own."""
         start = time.perf_counter()
+        scheduler(optimizer)  # before the step, as ScheduledBrain does
         wavs, lens = batch.sig
         if cache is None:
             targets = teacher(wavs, lens)  # B x L x T x D, under no_grad
@@ -311,7 +312,6 @@ def mode_worker(job: dict) -> dict:
         torch.nn.utils.clip_grad_norm_(params, hp["max_grad_norm"])
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        scheduler(optimizer)
         return time.perf_counter() - start, got_targets - start
 
     def batch_seconds(batch) -> float:

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     model = hparams["model"]
     optimizer = hparams["opt_class"](model.parameters())
     # The recipe's schedule (linear warm-up, linear decay to 0), over --steps.
-    schedule = hparams["lr_annealing"]
+    schedule = hparams["lr_scheduler"]
     schedule.num_training_steps = args.steps
     crop = int(hparams["crop_seconds"] * 16000)
     keys = ("loss", "contrastive_loss", "diversity_loss", "perplexity")
@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), hparams["max_grad_norm"])
         optimizer.step()
+        model.on_optimizer_step()
         for key in keys:
             totals[key] += float(out[key].detach())
         if step % args.log_every == 0:

@@ -118,16 +118,21 @@ def load_hf_speech_config(
     return config
 
 
-def _preprocessing_defaults(source: str | None, config) -> tuple:
+def _preprocessing_defaults(
+    source: str | None, config, cache_dir: str | None = None, revision=None
+) -> tuple:
     """Reads ``do_normalize`` and ``return_attention_mask`` from the model's
-    preprocessor config when there is one, else falls back on transformers'
+    preprocessor config when there is one (from the same ``revision`` and
+    ``cache_dir`` as the weights), else falls back on transformers'
     convention: layer-norm feature extractors (LARGE) take an attention mask,
     group-norm ones (BASE) take zero padding and no mask."""
     default_mask = config.feat_extract_norm == "layer"
     if source is None:
         return False, default_mask
     try:
-        extractor = transformers.AutoFeatureExtractor.from_pretrained(source)
+        extractor = transformers.AutoFeatureExtractor.from_pretrained(
+            source, cache_dir=cache_dir, revision=revision
+        )
     except OSError:
         logger.info(
             "%s has no preprocessor_config.json: no waveform normalisation, "
@@ -162,6 +167,9 @@ class SSLEncoder(torch.nn.Module):
         Pass an attention mask to the model; ``None`` reads it from ``source``.
     source : str, optional
         Where the model came from; used for the preprocessing defaults and logs.
+    cache_dir, revision : str, optional
+        Where and which revision of ``source`` the preprocessing config is read
+        from: the same as the weights'.
     apply_spec_augment : bool
         Keep transformers' built-in time/feature masking during training.
     layerdrop : float, optional
@@ -185,6 +193,8 @@ class SSLEncoder(torch.nn.Module):
         normalize_waveform: bool | None = None,
         use_attention_mask: bool | None = None,
         source: str | None = None,
+        cache_dir: str | None = None,
+        revision: str | None = None,
         apply_spec_augment: bool = False,
         layerdrop: float | None = 0.0,
     ):
@@ -200,7 +210,7 @@ class SSLEncoder(torch.nn.Module):
         self.layers = None if layers is None else [int(i) for i in layers]
         if self.layers is not None:
             check_layers(self.layers, config.num_hidden_layers, source)
-        norm, mask = _preprocessing_defaults(source, config)
+        norm, mask = _preprocessing_defaults(source, config, cache_dir, revision)
         self.normalize_waveform = (
             norm if normalize_waveform is None else bool(normalize_waveform)
         )
@@ -375,4 +385,12 @@ def load_encoder(
     torch.Size([1, 49, 16])
     """
     model = load_hf_speech_model(source, cache_dir=cache_dir, revision=revision)
-    return SSLEncoder(model, layers=layers, freeze=freeze, source=source, **kwargs)
+    return SSLEncoder(
+        model,
+        layers=layers,
+        freeze=freeze,
+        source=source,
+        cache_dir=cache_dir,
+        revision=revision,
+        **kwargs,
+    )

@@ -63,6 +63,11 @@ class MultiTaskSpeechModel(Pretrained):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The label file was written from the 12 classes the KWS head was
+        # trained on: say so, or SpeechBrain warns "expect_len was never
+        # called" at every load. Packages without n_kws_classes: the file's.
+        encoder = self.hparams.label_encoder
+        encoder.expect_len(getattr(self.hparams, "n_kws_classes", len(encoder)))
         self.network = MultiTaskNetwork(
             self.mods.encoder, self.mods.kws_head, self.mods.sv_head
         )

@@ -3,7 +3,9 @@
 On a small corpus distilled for many epochs the teacher forward pass is most of
 the cost of a step. With fixed crops (`kdsrl_lobes.crops.choose_crop` with
 ``deterministic=True``) the targets of a crop never change, so they are computed
-once, stored in fp16 and read back in later epochs.
+once, stored in fp16 and read back in later epochs. A miss returns exactly what
+a later hit reads back (fp16-rounded, padded frames zero), so the first epoch
+trains on the same targets as the others.
 
 Authors
  * kdsrl team 2026
@@ -24,7 +26,8 @@ logger = get_logger(__name__)
 
 def teacher_fingerprint(teacher: SSLEncoder) -> str:
     """A hash of the teacher's config, selected layers, preprocessing and
-    weights: a cache made by another teacher is never read.
+    weights (every tensor's name, dtype, shape and bytes): a cache made by
+    another teacher is never read.
 
     Example
     -------
@@ -42,9 +45,10 @@ def teacher_fingerprint(teacher: SSLEncoder) -> str:
         ).encode()
     )
     with torch.no_grad():
-        for name, param in teacher.model.state_dict().items():
-            digest.update(name.encode())
-            digest.update(repr(float(param.double().abs().sum())).encode())
+        for name, tensor in teacher.model.state_dict().items():
+            tensor = tensor.detach().cpu().contiguous()
+            digest.update(f"{name}:{tensor.dtype}:{list(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -96,23 +100,33 @@ class TeacherCache:
                 f"found {len(keys)}"
             )
         paths = [self._path(key) for key in keys]
-        total = int(self.teacher.num_frames(torch.tensor(wav.shape[1])))
         if all(os.path.isfile(p) for p in paths):
             self.hits += len(paths)
             items = [torch.load(p, weights_only=True) for p in paths]
-            out = items[0].new_zeros(
-                (len(items), items[0].shape[0], total, items[0].shape[2])
-            )
-            for b, item in enumerate(items):
-                out[b, :, : item.shape[1]] = item
-            return out.to(device=wav.device, dtype=torch.float32)
-        self.misses += len(paths)
-        targets = self.teacher(wav, wav_lens)  # B x L x T x D
-        abs_lens = torch.round(wav_lens * wav.shape[1]).long().cpu()
-        frames = self.teacher.num_frames(abs_lens)
-        for b, path in enumerate(paths):
-            item = targets[b, :, : int(frames[b])].detach().to("cpu", torch.float16)
-            tmp = f"{path}.tmp{os.getpid()}"
-            torch.save(item.clone(), tmp)
-            os.replace(tmp, path)  # atomic: a killed run leaves no half file
-        return targets
+        else:
+            self.misses += len(paths)
+            targets = self.teacher(wav, wav_lens)  # B x L x T x D
+            if wav_lens is None:
+                wav_lens = torch.ones(wav.shape[0])
+            abs_lens = torch.round(wav_lens.cpu() * wav.shape[1]).long()
+            frames = self.teacher.num_frames(abs_lens)
+            items = []
+            for b, path in enumerate(paths):
+                item = targets[b, :, : int(frames[b])].detach()
+                item = item.to("cpu", torch.float16).clone()
+                tmp = f"{path}.tmp{os.getpid()}"
+                torch.save(item, tmp)
+                os.replace(tmp, path)  # atomic: a killed run leaves no half file
+                items.append(item)
+        return self._collate(items, wav)
+
+    def _collate(self, items, wav):
+        """Stored ``[layers, frames_b, hidden]`` fp16 items -> zero-padded
+        ``[batch, layers, frames, hidden]`` float32 on ``wav``'s device."""
+        total = int(self.teacher.num_frames(torch.tensor(wav.shape[1])))
+        out = items[0].new_zeros(
+            (len(items), items[0].shape[0], total, items[0].shape[2])
+        )
+        for b, item in enumerate(items):
+            out[b, :, : item.shape[1]] = item
+        return out.to(device=wav.device, dtype=torch.float32)

@@ -10,6 +10,8 @@ Authors
  * kdsrl team 2026
 """
 
+import io
+
 import ruamel.yaml
 from hyperpyyaml import resolve_references
 
@@ -42,3 +44,33 @@ def peek_hparams(path: str, overrides="") -> dict:
     with open(path, encoding="utf-8") as f:
         resolved = resolve_references(f, overrides)
     return dict(ruamel.yaml.YAML().load(resolved.getvalue()))
+
+
+def set_override(overrides, key: str, value) -> str:
+    """``overrides`` (a YAML string, as ``speechbrain.parse_arguments`` returns
+    it, or a dict) with ``key`` set to ``value``, replacing any value the user
+    gave: appending a second ``key:`` line would make the YAML invalid
+    (ruamel's DuplicateKeyError).
+
+    Example
+    -------
+    >>> print(set_override("n_speakers: auto\\nlr: 0.1\\n", "n_speakers", 40))
+    n_speakers: 40
+    lr: 0.1
+    <BLANKLINE>
+    >>> set_override("", "n_speakers", 3)
+    'n_speakers: 3\\n'
+    """
+    yaml = ruamel.yaml.YAML()  # round trip: keeps tags such as !ref
+    if isinstance(overrides, dict):
+        data = dict(overrides)
+    else:
+        data = yaml.load(overrides) if overrides and overrides.strip() else None
+        if data is None:
+            data = {}
+        elif not isinstance(data, dict):
+            raise ValueError(f"Expected overrides as a YAML mapping, found {overrides!r}")
+    data[key] = value
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()

@@ -111,3 +111,25 @@ def test_trainable_encoder_gets_gradients():
     encoder.train()
     encoder(torch.randn(2, 16000)).pow(2).mean().backward()
     assert all(p.grad is not None for p in encoder.model.encoder.parameters())
+
+
+def test_preprocessing_is_read_from_the_weights_revision_and_cache(
+    tiny_teacher_dir, monkeypatch, tmp_path
+):
+    """Weights and preprocessing come from the same revision and cache folder."""
+    calls = []
+    real = transformers.AutoFeatureExtractor.from_pretrained
+
+    def spy(source, *args, **kwargs):
+        calls.append((source, kwargs))
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoFeatureExtractor, "from_pretrained", spy)
+    source = tiny_teacher_dir()
+    cache = str(tmp_path / "hf_cache")
+    load_encoder(source, cache_dir=cache, revision="main")
+    assert calls, "the preprocessing config was not read"
+    assert all(
+        kw.get("revision") == "main" and kw.get("cache_dir") == cache
+        for _, kw in calls
+    ), calls

@@ -284,3 +284,36 @@ def test_loading_never_unpickles(package_dir, tmp_path, monkeypatch):
         source=package_dir, savedir=str(tmp_path), run_opts={"device": "cpu"}
     )
     assert model.classify_batch(torch.zeros(1, 16000))[0].shape == (1, 12)
+
+
+def test_loading_and_classifying_warns_nothing_about_labels(
+    package_dir, clips, tmp_path
+):
+    """A fresh process loads the package and classifies a clip without
+    SpeechBrain's "expect_len was never called" warning."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from kdsrl_lobes.inference import MultiTaskSpeechModel\n"
+        "m = MultiTaskSpeechModel.from_hparams(source=sys.argv[1], "
+        "savedir=sys.argv[2], run_opts={'device': 'cpu'})\n"
+        "assert m.hparams.label_encoder.expected_len == 12\n"
+        "print(m.classify_file(sys.argv[3])[3])\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            package_dir,
+            str(tmp_path / "s"),
+            clips["kws"][0]["wav"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "expect_len" not in result.stdout + result.stderr

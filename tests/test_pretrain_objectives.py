@@ -127,9 +127,13 @@ def test_wav2vec2_gumbel_temperature_anneals_per_update():
     assert model.gumbel_temperature == 2.0
     used = []
     for _ in range(4):
+        # gradient accumulation: two forward passes make one optimiser update
         model(wav, lens)
         used.append(model.model.quantizer.temperature)
-    assert used == [2.0, 1.0, 0.5, 0.5]  # 2 * 0.5**updates, floored at 0.5
+        model(wav, lens)
+        used.append(model.model.quantizer.temperature)
+        model.on_optimizer_step()
+    assert used == [2.0, 2.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5]  # 2 * 0.5**updates
     model.eval()
     model(wav, lens)  # evaluation does not count as an update
     assert int(model.num_updates) == 4

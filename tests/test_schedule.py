@@ -3,7 +3,11 @@
 from types import SimpleNamespace
 
 import pytest
+import speechbrain as sb
+import torch
+from speechbrain.nnet.schedulers import LinearWarmupScheduler
 
+from kdsrl_lobes.brain import ScheduledBrain
 from kdsrl_lobes.schedule import recipe_training_steps, training_steps
 
 
@@ -40,3 +44,59 @@ def test_debug_cap_and_accumulation_come_from_the_brain():
 def test_bad_sizes_are_refused(args, message):
     with pytest.raises(ValueError, match=message):
         training_steps(*args)
+
+
+class _RecordingSGD(torch.optim.SGD):
+    """SGD that records the learning rate of every step it takes."""
+
+    def __init__(self, params, lr=1.0):
+        super().__init__(params, lr=lr)
+        self.used = []
+
+    def step(self, closure=None):
+        self.used.append(self.param_groups[0]["lr"])
+        return super().step(closure)
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        ("LibriSpeech", "distill", "train.py"),
+        ("LibriSpeech", "pretrain", "train.py"),
+        ("GSC_VoxCeleb1", "multitask", "train.py"),
+    ],
+    ids=lambda parts: parts[1],
+)
+def test_recipes_share_the_schedule_hook(recipe):
+    from .recipe_utils import load_recipe
+
+    module = load_recipe(*recipe)
+    brains = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, sb.Brain)
+    ]
+    recipe_brains = [b for b in brains if b.__module__ == module.__name__]
+    assert recipe_brains and all(issubclass(b, ScheduledBrain) for b in recipe_brains)
+    for brain in recipe_brains:  # none re-implements the hook
+        assert "on_fit_batch_start" not in vars(brain)
+
+
+def test_first_update_runs_at_the_warmup_lr_not_the_peak():
+    class Fit(ScheduledBrain):
+        def compute_forward(self, batch, stage):
+            return self.modules.model(batch)
+
+        def compute_objectives(self, out, batch, stage):
+            return out.pow(2).mean()
+
+    brain = Fit(
+        modules={"model": torch.nn.Linear(2, 1)},
+        opt_class=_RecordingSGD,
+        hparams={"lr_scheduler": LinearWarmupScheduler(1.0, 4, 1)},
+        run_opts={"noprogressbar": True, "grad_accumulation_factor": 2},
+    )
+    brain.total_steps = 8
+    brain.fit(range(1), [torch.ones(1, 2)] * 12)  # 6 optimiser steps
+    assert brain.optimizer.used == [0.25, 0.5, 0.75, 1.0, 0.75, 0.5]
+    assert brain.hparams.lr_scheduler.num_training_steps == 8

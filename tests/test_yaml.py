@@ -60,3 +60,26 @@ def test_distillation_fragment_wires_teacher_student_heads(tiny_teacher_dir, tmp
     assert preds.shape == targets.shape and torch.isfinite(loss)
     assert set(terms) == {"l1_layer2", "cos_layer2", "l1_layer4", "cos_layer4"}
     assert hp["student"].num_layers == 2
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=lambda p: os.path.relpath(p, ROOT))
+def test_weight_decay_never_reaches_norms_and_biases(path, tiny_teacher_dir, tmp_path):
+    """Every recipe optimiser decays matrices only, or nothing: a LayerNorm
+    gain pulled to zero by weight decay is a bug."""
+    with open(path) as f:
+        text = f.read()
+    if "opt_class:" not in text:
+        pytest.skip("no optimiser")
+    with open(path) as f:
+        hparams = load_hyperpyyaml(
+            f, _overrides(path, text, tiny_teacher_dir(), tmp_path)
+        )
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    if "modules" in hparams and "recipes/LibriSpeech/distill" in path:
+        model = torch.nn.ModuleList(hparams["modules"].values())
+    optimizer = hparams["opt_class"](model.parameters())
+    for group in optimizer.param_groups:
+        if group.get("weight_decay", 0.0):
+            assert all(p.dim() >= 2 for p in group["params"]), (
+                f"{path}: weight decay {group['weight_decay']} on norms/biases"
+            )

@@ -82,6 +82,11 @@ class _MaskedPretrainer(torch.nn.Module):
         )
         return wav, frame_mask, time_mask
 
+    def on_optimizer_step(self) -> None:
+        """Called by the recipe after each optimiser step (not each forward
+        pass: under gradient accumulation several passes make one update).
+        Objectives with a per-update schedule advance it here."""
+
     def save_teacher(self, directory: str) -> None:
         """Writes the bare encoder as an HF directory (config.json,
         model.safetensors, preprocessor_config.json) that ``load_teacher`` and
@@ -294,6 +299,11 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         """The ``Wav2Vec2Model`` being pre-trained (without quantiser/heads)."""
         return self.model.wav2vec2
 
+    def on_optimizer_step(self) -> None:
+        """Counts an optimiser update: the Gumbel temperature decays per
+        update, as in the paper, whatever the gradient accumulation."""
+        self.num_updates += 1
+
     @property
     def gumbel_temperature(self) -> float:
         """The temperature of the current update."""
@@ -324,7 +334,6 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         negatives = sample_negatives(frame_mask, self.model.config.num_negatives, cross)
         if self.training:
             self.model.set_gumbel_temperature(self.gumbel_temperature)
-            self.num_updates += 1
         self._target_features = target_features
         try:
             out = self.model(

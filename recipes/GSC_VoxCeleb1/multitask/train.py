@@ -29,6 +29,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
+from kdsrl_lobes.brain import ScheduledBrain
 from kdsrl_lobes.checkpoints import attach_config_guard
 from kdsrl_lobes.crops import choose_crop
 from kdsrl_lobes.data import (
@@ -49,12 +50,12 @@ from kdsrl_lobes.metrics import (
 )
 from kdsrl_lobes.params import count_parameters
 from kdsrl_lobes.plotting import plot_train_log
-from kdsrl_lobes.yaml_peek import peek_hparams
+from kdsrl_lobes.yaml_peek import peek_hparams, set_override
 
 logger = get_logger(__name__)
 
 
-class MultiTaskBrain(sb.Brain):
+class MultiTaskBrain(ScheduledBrain):
     """Encoder + KWS head + SV head; batches are ``{task: PaddedBatch}``."""
 
     def compute_forward(self, batch, stage):
@@ -308,7 +309,7 @@ def main(argv):
     if "sv" in tasks:
         found = count_speakers(values)
         if str(values["n_speakers"]) == "auto":
-            overrides = f"{overrides}\nn_speakers: {found}"
+            overrides = set_override(overrides, "n_speakers", found)
         elif int(values["n_speakers"]) != found:
             raise ValueError(
                 f"n_speakers is {values['n_speakers']} but the prepared VoxCeleb1 "

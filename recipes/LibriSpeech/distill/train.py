@@ -25,6 +25,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
+from kdsrl_lobes.brain import ScheduledBrain
 from kdsrl_lobes.checkpoints import attach_config_guard
 from kdsrl_lobes.crops import crop_dataset
 from kdsrl_lobes.data import prepare_librispeech
@@ -35,20 +36,18 @@ from kdsrl_lobes.teacher_cache import TeacherCache
 logger = get_logger(__name__)
 
 
-class DistillBrain(sb.Brain):
+class DistillBrain(ScheduledBrain):
     """Trains the student and its prediction heads on frozen teacher targets."""
 
     def on_fit_start(self):
         """Moves the frozen teacher (not a module: never checkpointed or
-        DDP-wrapped) to the device, sets up the optional target cache and sets
-        the LR decay's length to this run's."""
+        DDP-wrapped) to the device and sets up the optional target cache;
+        the LR schedule is `ScheduledBrain`'s."""
         self.hparams.teacher.to(self.device)
         self.cache = None
         if self.hparams.teacher_cache:
             self.cache = TeacherCache(self.hparams.teacher, self.hparams.cache_folder)
         super().on_fit_start()
-        # after recovery: a resumed run may have been given more epochs
-        self.hparams.lr_scheduler.num_training_steps = self.total_steps
 
     def teacher_targets(self, wavs, lens, crop_ids):
         """``[batch, layers, frames, dim]`` from the cache or the teacher."""
@@ -74,11 +73,6 @@ class DistillBrain(sb.Brain):
             self.term_sums[name] = self.term_sums.get(name, 0.0) + float(value)
         self.term_count += 1
         return loss
-
-    def on_fit_batch_end(self, batch, outputs, loss, should_step):
-        """Warm-up / linear-decay learning rate, per optimiser step."""
-        if should_step:
-            self.hparams.lr_scheduler(self.optimizer)
 
     def on_stage_start(self, stage, epoch=None):
         """Resets the per-layer term accumulators."""

@@ -27,6 +27,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
+from kdsrl_lobes.brain import ScheduledBrain
 from kdsrl_lobes.data import load_audio, prepare_librispeech
 from kdsrl_lobes.encoder import normalize_waveform
 from kdsrl_lobes.pretrain import training_features
@@ -35,7 +36,7 @@ from kdsrl_lobes.schedule import recipe_training_steps
 logger = get_logger(__name__)
 
 
-class PretrainBrain(sb.Brain):
+class PretrainBrain(ScheduledBrain):
     """Pre-trains the ``model`` module, a lobe whose forward returns its loss."""
 
     def compute_forward(self, batch, stage):
@@ -52,20 +53,12 @@ class PretrainBrain(sb.Brain):
         self.stats_count += 1
         return predictions["loss"]
 
-    def on_fit_start(self):
-        """Recovers the checkpoint, then sets the LR schedule's length to this
-        run's (a resumed run may have been given more epochs)."""
-        super().on_fit_start()
-        self.hparams.lr_annealing.num_training_steps = self.total_steps
-
-    def on_fit_batch_start(self, batch, should_step):
-        """Sets the learning rate of the coming optimiser step (warm-up first)."""
-        if should_step:
-            self.hparams.lr_annealing(self.optimizer)
-
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
-        """Records the loss of each optimiser step for the loss curve."""
+        """After each optimiser step: advances the objective's per-update state
+        (wav2vec 2.0's Gumbel temperature) and records the loss curve."""
         if should_step:
+            model = getattr(self.modules.model, "module", self.modules.model)
+            model.on_optimizer_step()
             self.hparams.loss_history.append(self.optimizer_step, loss.item())
 
     def on_stage_start(self, stage, epoch=None):
