@@ -13,7 +13,8 @@ parent never imports torch, so no child inherits a high-water mark from it):
 
 - ``no_cache``: frozen teacher forward -> student -> prediction heads ->
   `DistillationLoss` -> backward -> gradient clipping -> Adam step (its LR
-  set first by the schedule), as ``DistillBrain.fit_batch`` does with ``teacher_cache: False``;
+  set first by the schedule), as ``DistillBrain.fit_batch`` does with
+  ``teacher_cache: False``;
 - ``cache_cold``: the same with an empty `TeacherCache`: the teacher runs and
   its target layers are written in fp16 (the first epoch);
 - ``cache_warm``: the same with the targets read back from that cache, no

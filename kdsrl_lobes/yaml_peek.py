@@ -69,7 +69,9 @@ def set_override(overrides, key: str, value) -> str:
         if data is None:
             data = {}
         elif not isinstance(data, dict):
-            raise ValueError(f"Expected overrides as a YAML mapping, found {overrides!r}")
+            raise ValueError(
+                f"Expected overrides as a YAML mapping, found {overrides!r}"
+            )
     data[key] = value
     stream = io.StringIO()
     yaml.dump(data, stream)

@@ -130,6 +130,5 @@ def test_preprocessing_is_read_from_the_weights_revision_and_cache(
     load_encoder(source, cache_dir=cache, revision="main")
     assert calls, "the preprocessing config was not read"
     assert all(
-        kw.get("revision") == "main" and kw.get("cache_dir") == cache
-        for _, kw in calls
+        kw.get("revision") == "main" and kw.get("cache_dir") == cache for _, kw in calls
     ), calls

@@ -191,7 +191,7 @@ def _quantizer_inputs(model):
 def test_wav2vec2_channel_views_quantise_the_other_recording():
     torch.manual_seed(0)
     cfg = speech_config("wav2vec2", "tiny", num_hidden_layers=2, **W2V_TINY)
-    views = ChannelViews("voxceleb_session", seed=0)
+    views = ChannelViews(seed=0)
     model = Wav2Vec2Pretrainer(cfg, mask_length=4, channel_views=views)
     wav, lens = _batch()
     recorded = []
@@ -225,19 +225,65 @@ def test_wav2vec2_channel_views_quantise_the_other_recording():
 
 
 def test_channel_views_are_two_recordings_that_keep_the_padding():
-    views = ChannelViews("librispeech_chapter", seed=3)
+    views = ChannelViews(seed=3, noise_prob=1.0)
     wav, lens = _batch()
     a, b = views(wav, lens)
     assert a.shape == b.shape == wav.shape
     assert (a[3, 2400:] == 0).all() and (b[2, 3200:] == 0).all()
     assert a[3, :2400].abs().max() > 0
     assert not torch.allclose(a, b)
-    again, _ = ChannelViews("librispeech_chapter", seed=3)(wav, lens)
+    again, _ = ChannelViews(seed=3, noise_prob=1.0)(wav, lens)
     assert torch.equal(a, again)  # the seed fixes the draws
-    with pytest.raises(ValueError, match="Unknown channel profile 'studio'"):
-        ChannelViews("studio")
+    with pytest.raises(ValueError, match="noise_prob in"):
+        ChannelViews(noise_prob=1.5)
     with pytest.raises(ValueError, match=r"\[batch, time\] audio"):
         views.record(wav[0])
+
+
+def test_channel_views_leave_the_global_rng_alone():
+    wav, lens = _batch()
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    ChannelViews(seed=0, noise_prob=1.0)(wav, lens)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_channel_views_resume_from_the_model_checkpoint(tmp_path):
+    """The views' random state is in the model's state_dict: a model restored
+    from a checkpoint draws what the uninterrupted one draws next."""
+    cfg = speech_config("wav2vec2", "tiny", num_hidden_layers=2, **W2V_TINY)
+    wav, lens = _batch()
+    model = Wav2Vec2Pretrainer(cfg, channel_views=ChannelViews(seed=1, noise_prob=1.0))
+    model.channel_views(wav, lens)  # the first "epoch"
+    torch.save(model.state_dict(), tmp_path / "model.ckpt")
+    uninterrupted = model.channel_views(wav, lens)
+    resumed = Wav2Vec2Pretrainer(
+        cfg, channel_views=ChannelViews(seed=1, noise_prob=1.0)
+    )
+    resumed.load_state_dict(torch.load(tmp_path / "model.ckpt", weights_only=True))
+    again = resumed.channel_views(wav, lens)
+    assert torch.equal(again[0], uninterrupted[0])
+    assert torch.equal(again[1], uninterrupted[1])
+
+
+def test_channel_views_do_not_use_the_test_sets_channel_model():
+    """Pre-training augmentation must not know how the embedded test sets were
+    recorded: views.py imports nothing from kdsrl_lobes.data."""
+    import ast
+    import inspect
+
+    from kdsrl_lobes.pretrain import views
+
+    tree = ast.parse(inspect.getsource(views))
+    imported = [
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert not [m for m in imported if m and m.startswith("kdsrl_lobes.data")]
+    assert any(m.startswith("speechbrain.augment") for m in imported if m)
 
 
 def test_wav2vec2_code_statistics_measure_how_codes_change_over_time():

@@ -57,9 +57,9 @@ class _MaskedPretrainer(torch.nn.Module):
             stride *= s
         return stride
 
-    def prepare(self, wav: torch.Tensor, wav_lens: torch.Tensor | None):
-        """Returns the model input ``[batch, time]``, the valid-frame mask
-        ``[batch, frames]`` and the span mask ``[batch, frames]``."""
+    def model_input(self, wav: torch.Tensor, wav_lens: torch.Tensor | None):
+        """The model input ``[batch, time]`` (padding zeroed, normalised as
+        configured) and the valid-sample mask ``[batch, time]``."""
         if wav.dim() != 2:
             raise ValueError(f"Expected [batch, time] audio, found {list(wav.shape)}")
         if wav_lens is None:
@@ -68,6 +68,12 @@ class _MaskedPretrainer(torch.nn.Module):
         wav = wav * sample_mask
         if self.normalize:
             wav = normalize_waveform(wav, sample_mask)
+        return wav, sample_mask
+
+    def prepare(self, wav: torch.Tensor, wav_lens: torch.Tensor | None):
+        """Returns the model input ``[batch, time]``, the valid-frame mask
+        ``[batch, frames]`` and the span mask ``[batch, frames]``."""
+        wav, sample_mask = self.model_input(wav, wav_lens)
         get_len = self.encoder._get_feat_extract_output_lengths
         num_frames = int(get_len(torch.tensor(wav.shape[1])))
         if num_frames < 1:
@@ -287,9 +293,7 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         """The CNN features of the target view as ``Wav2Vec2ForPreTraining``
         hands its own to the quantiser: layer-normed (``feature_projection``),
         then ``dropout_features``."""
-        # prepare() also draws a span mask, unused here: cheap, and kept so that
-        # the random stream matches the runs measured in the recipe README.
-        wav, _, _ = self.prepare(wav, wav_lens)
+        wav, _ = self.model_input(wav, wav_lens)
         features = self.encoder.feature_extractor(wav).transpose(1, 2)
         features = self.encoder.feature_projection.layer_norm(features)
         return self.model.dropout_features(features)
