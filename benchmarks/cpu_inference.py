@@ -10,10 +10,10 @@ Usage::
 Every row is the encoder plus the two linear heads (`MultiTaskNetwork`) on one
 utterance, measured in its own subprocess (``torch.set_num_threads(1)``,
 onnxruntime ``intra_op_num_threads=1``; peak RSS: `peak_rss_mb`): BASE
-teacher and BASE-size 2-layer student (random init from ``kdsrl_lobes.configs``,
+teacher and BASE-size 2-layer student (random init from ``kdsrl_lobes.models.configs``,
 nothing downloaded), the embedded-size teacher and student (the given
 transformers directories, else random init), and the students exported to ONNX
-fp32 and int8 (``kdsrl_lobes.export``: int8 MatMul/Gemm, fp32 CNN). Student
+fp32 and int8 (``kdsrl_lobes.hub.export``: int8 MatMul/Gemm, fp32 CNN). Student
 rows also time the CNN front end alone, to show where the time goes. Speed-ups
 are relative to the row's own teacher. Writes ``cpu_inference.json`` and
 ``cpu_inference.md``.
@@ -45,10 +45,10 @@ ROWS = (
 
 def build_network(size, role, arch, source=None):
     """Encoder (from ``source`` or random init) + KWS head + SV head."""
-    from kdsrl_lobes.configs import random_speech_model
-    from kdsrl_lobes.encoder import SSLEncoder, load_encoder
-    from kdsrl_lobes.heads import KWSHead, SVHead
-    from kdsrl_lobes.model_package import MultiTaskNetwork
+    from kdsrl_lobes.hub.files import MultiTaskNetwork
+    from kdsrl_lobes.models.configs import random_speech_model
+    from kdsrl_lobes.models.encoder import SSLEncoder, load_encoder
+    from kdsrl_lobes.models.heads import KWSHead, SVHead
 
     if source:
         encoder = load_encoder(source)
@@ -94,7 +94,7 @@ def worker(spec):
     network = build_network(spec["size"], spec["role"], spec["arch"], spec["source"])
     result = {"params": sum(p.numel() for p in network.parameters())}
     if spec["kind"] != "torch":
-        from kdsrl_lobes.export import OnnxMultiTaskModel
+        from kdsrl_lobes.hub.export import OnnxMultiTaskModel
 
         onnx_model = OnnxMultiTaskModel(spec["onnx"], threads=1)
         result["file_mb"] = os.path.getsize(spec["onnx"]) / 2**20
@@ -118,7 +118,7 @@ def worker(spec):
 
 def export_students(arch, sources, folder):
     """ONNX fp32 + int8 graphs of the two students; returns their paths."""
-    from kdsrl_lobes.export import export_onnx, quantize_int8
+    from kdsrl_lobes.hub.export import export_onnx, quantize_int8
 
     paths = {}
     for size in ("base", "embedded"):

@@ -24,7 +24,7 @@ parent never imports torch, so no child inherits a high-water mark from it):
 The models, loss, optimiser, LR schedule and clipping are the recipe's: its
 hparams file (``--hparams``, default ``distill_hubert_embedded.yaml``) is loaded
 with the teacher, crop and batch sizes as overrides. All modes see the same
-fixed crops (`kdsrl_lobes.crops`, ``deterministic=True``) of ``--data_folder``
+fixed crops (`kdsrl_lobes.training.crops`, ``deterministic=True``) of ``--data_folder``
 (prepared with `prepare_librispeech`) or, without it, seeded random noise.
 Batches are loaded before the clock starts (step throughput, not data loading);
 ``--warmup_steps`` untimed steps on their own crops come first. Without
@@ -199,8 +199,8 @@ def setup_worker(job: dict) -> dict:
     """Saves the random-init teacher if none was given, prepares the split's
     CSV (None: synthetic crops) and describes the teacher."""
     from kdsrl_lobes import load_teacher
-    from kdsrl_lobes.configs import random_speech_model
     from kdsrl_lobes.data import prepare_librispeech
+    from kdsrl_lobes.models.configs import random_speech_model
 
     out = {"teacher": job["teacher"], "csv": None}
     if job["teacher"] is None:
@@ -245,7 +245,7 @@ def load_batches(job: dict, min_duration: float) -> list:
     import torch
     from speechbrain.dataio.batch import PaddedBatch
 
-    from kdsrl_lobes.crops import SAMPLE_RATE, crop_dataset, crop_id
+    from kdsrl_lobes.training.crops import SAMPLE_RATE, crop_dataset, crop_id
 
     size = job["batch_size"]
     needed = (job["warmup_steps"] + job["steps"]) * size
@@ -280,8 +280,8 @@ def mode_worker(job: dict) -> dict:
     with the step times, peak RSS and the cache's hits, misses and size."""
     import torch
 
-    from kdsrl_lobes.crops import SAMPLE_RATE
-    from kdsrl_lobes.teacher_cache import TeacherCache
+    from kdsrl_lobes.training.crops import SAMPLE_RATE
+    from kdsrl_lobes.training.teacher_cache import TeacherCache
 
     torch.set_num_threads(job["threads"])
     hp = load_parts(job)

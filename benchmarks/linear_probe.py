@@ -53,14 +53,14 @@ from kdsrl_lobes.data import (
     prepare_voxceleb1,
     read_csv_rows,
 )
-from kdsrl_lobes.encoder import (
+from kdsrl_lobes.evaluation.probe import DEFAULT_L2, probe_accuracy
+from kdsrl_lobes.models.encoder import (
     SSLEncoder,
     load_encoder,
     load_hf_speech_config,
     load_hf_speech_model,
 )
-from kdsrl_lobes.probe import DEFAULT_L2, probe_accuracy
-from kdsrl_lobes.student import build_student
+from kdsrl_lobes.models.student import build_student
 
 
 def load_probed_encoder(

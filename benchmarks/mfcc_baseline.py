@@ -31,7 +31,7 @@ from kdsrl_lobes.data import (
     read_csv_rows,
     read_trials,
 )
-from kdsrl_lobes.probe import logistic_regression, standardise
+from kdsrl_lobes.evaluation.probe import logistic_regression, standardise
 
 
 @torch.no_grad()
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     """Runs both baselines and prints (and optionally saves) the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--corpus", required=True, help="folder made by kdsrl_lobes.data.synth"
+        "--corpus", required=True, help="folder made by kdsrl_lobes.data.synth.generate"
     )
     parser.add_argument("--output", default=None, help="JSON file for the results")
     parser.add_argument(

@@ -29,7 +29,7 @@ import transformers
 from hyperpyyaml import load_hyperpyyaml
 
 from kdsrl_lobes.data import load_audio, prepare_librispeech, read_csv_rows
-from kdsrl_lobes.encoder import (
+from kdsrl_lobes.models.encoder import (
     load_hf_speech_config,
     load_hf_speech_model,
     normalize_waveform,

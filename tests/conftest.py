@@ -2,7 +2,7 @@
 
 import pytest
 
-from kdsrl_lobes.configs import random_speech_model
+from kdsrl_lobes.models.configs import random_speech_model
 
 ARCHS = ("wav2vec2", "hubert", "wavlm")
 STYLES = (False, True)  # post-LN BASE style, pre-LN LARGE style

@@ -1,4 +1,4 @@
-"""Tests of the embedded corpus generator (kdsrl_lobes.data.synth and helpers)."""
+"""Tests of the embedded corpus generator (kdsrl_lobes.data.synth and its helpers)."""
 
 import hashlib
 import json
@@ -12,11 +12,11 @@ import torch
 from speechbrain.lobes.features import MFCC
 
 from kdsrl_lobes.data import GSC_KEYWORDS, load_audio, read_trials
-from kdsrl_lobes.data.espeak import EspeakRenderer, sample_voice
 from kdsrl_lobes.data.gsc import GSC_WORDS, which_set
-from kdsrl_lobes.data.layout import CorpusSizes
 from kdsrl_lobes.data.rng import item_rng
-from kdsrl_lobes.data.synth import MANIFEST_FILE, generate, main
+from kdsrl_lobes.data.synth.espeak import EspeakRenderer, sample_voice
+from kdsrl_lobes.data.synth.generate import MANIFEST_FILE, generate, main
+from kdsrl_lobes.data.synth.layout import CorpusSizes
 
 GSC_NAME = re.compile(r"^[0-9a-f]{8}_nohash_\d+\.wav$")
 VOX_PATH = re.compile(r"^id\d{5}/[A-Za-z0-9_-]{11}/\d{5}\.wav$")

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from kdsrl_lobes.configs import random_speech_model
+from kdsrl_lobes.models.configs import random_speech_model
 
 SCRIPT = os.path.join(
     os.path.dirname(__file__), "..", "benchmarks", "distill_throughput.py"

@@ -8,8 +8,8 @@ import torch
 import transformers
 
 from kdsrl_lobes import load_encoder, load_teacher
-from kdsrl_lobes.configs import random_speech_model
-from kdsrl_lobes.encoder import SSLEncoder, normalize_waveform
+from kdsrl_lobes.models.configs import random_speech_model
+from kdsrl_lobes.models.encoder import SSLEncoder, normalize_waveform
 
 from .conftest import ARCHS, STYLES
 

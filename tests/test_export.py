@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from kdsrl_lobes import export, package
-from kdsrl_lobes.inference import MultiTaskSpeechModel
+from kdsrl_lobes.hub.inference import MultiTaskSpeechModel
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from huggingface_hub import constants
 
 from kdsrl_lobes import package
-from kdsrl_lobes.hub_upload import package_listing, upload_package
+from kdsrl_lobes.hub.upload import package_listing, upload_package
 
 
 @pytest.fixture(scope="module")

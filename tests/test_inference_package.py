@@ -16,14 +16,14 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import Checkpointer
 
 from kdsrl_lobes import package
-from kdsrl_lobes.corpus_eval import evaluate_versions, load_test_sets
-from kdsrl_lobes.export import torch_runner
-from kdsrl_lobes.inference import NON_KEYWORDS, MultiTaskSpeechModel
-from kdsrl_lobes.model_package import (
+from kdsrl_lobes.evaluation.corpus_eval import evaluate_versions, load_test_sets
+from kdsrl_lobes.hub.export import torch_runner
+from kdsrl_lobes.hub.files import (
     REQUIRED_FILES,
     MultiTaskNetwork,
     receptive_field,
 )
+from kdsrl_lobes.hub.inference import NON_KEYWORDS, MultiTaskSpeechModel
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +296,7 @@ def test_loading_and_classifying_warns_nothing_about_labels(
 
     code = (
         "import sys\n"
-        "from kdsrl_lobes.inference import MultiTaskSpeechModel\n"
+        "from kdsrl_lobes.hub.inference import MultiTaskSpeechModel\n"
         "m = MultiTaskSpeechModel.from_hparams(source=sys.argv[1], "
         "savedir=sys.argv[2], run_opts={'device': 'cpu'})\n"
         "assert m.hparams.label_encoder.expected_len == 12\n"
@@ -317,3 +317,42 @@ def test_loading_and_classifying_warns_nothing_about_labels(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "expect_len" not in result.stdout + result.stderr
+
+
+def test_a_package_written_before_the_layout_change_loads(
+    package_dir, model, clips, tmp_path
+):
+    """Packages written before the subpackage layout name the old module
+    paths in their hyperparams.yaml; they still load and give the same output."""
+    old = tmp_path / "old_package"
+    shutil.copytree(package_dir, old)
+    hparams = old / "hyperparams.yaml"
+    text = hparams.read_text()
+    assert "kdsrl_lobes.models.heads." in text and "kdsrl_lobes.hub.files." in text
+    text = text.replace("kdsrl_lobes.models.heads.", "kdsrl_lobes.heads.")
+    hparams.write_text(
+        text.replace("kdsrl_lobes.hub.files.", "kdsrl_lobes.model_package.")
+    )
+    legacy = MultiTaskSpeechModel.from_hparams(
+        source=str(old), savedir=str(tmp_path / "s"), run_opts={"device": "cpu"}
+    )
+    wavs, lens = _batch([clips["kws"][0]["wav"], clips["sv"][0]["wav"]])
+    for a, b in zip(legacy(wavs, lens), model(wavs, lens), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "command", ["package", "export", "params", "data.synth"], ids=lambda c: c
+)
+def test_stable_command_names_still_run(command):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", f"kdsrl_lobes.{command}", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "usage:" in result.stdout

@@ -3,7 +3,7 @@
 import pytest
 from speechbrain.utils.checkpoints import Checkpointer
 
-from kdsrl_lobes.interleave import BatchInterleaver
+from kdsrl_lobes.training.interleave import BatchInterleaver
 
 
 def _steps(inter):

@@ -6,8 +6,8 @@ import os
 import pytest
 import torch
 
-from kdsrl_lobes.configs import random_speech_model
-from kdsrl_lobes.probe import probe_accuracy
+from kdsrl_lobes.evaluation.probe import probe_accuracy
+from kdsrl_lobes.models.configs import random_speech_model
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "linear_probe.py")
 spec = importlib.util.spec_from_file_location("linear_probe", SCRIPT)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kdsrl_lobes import DistillationLoss, layer_distillation_loss
-from kdsrl_lobes.losses import layer_distillation_terms
+from kdsrl_lobes.training.losses import layer_distillation_terms
 
 
 def _hand_loss(pred, target, valid):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from kdsrl_lobes.metrics import (
+from kdsrl_lobes.evaluation.metrics import (
     confusion_matrix,
     plot_confusion,
     plot_det,

@@ -6,7 +6,7 @@ import torch
 import transformers
 
 from kdsrl_lobes import load_teacher
-from kdsrl_lobes.configs import speech_config
+from kdsrl_lobes.models.configs import speech_config
 from kdsrl_lobes.pretrain import (
     ChannelViews,
     ClusterTargets,

@@ -7,8 +7,8 @@ import speechbrain as sb
 import torch
 from speechbrain.nnet.schedulers import LinearWarmupScheduler
 
-from kdsrl_lobes.brain import ScheduledBrain
-from kdsrl_lobes.schedule import recipe_training_steps, training_steps
+from kdsrl_lobes.training.brain import ScheduledBrain
+from kdsrl_lobes.training.schedule import recipe_training_steps, training_steps
 
 
 def test_steps_follow_batches_epochs_processes_and_limits():

@@ -3,9 +3,9 @@ tell teachers apart by their weights' bytes."""
 
 import torch
 
-from kdsrl_lobes.configs import random_speech_model
-from kdsrl_lobes.encoder import SSLEncoder
-from kdsrl_lobes.teacher_cache import TeacherCache, teacher_fingerprint
+from kdsrl_lobes.models.configs import random_speech_model
+from kdsrl_lobes.models.encoder import SSLEncoder
+from kdsrl_lobes.training.teacher_cache import TeacherCache, teacher_fingerprint
 
 
 def _teacher(seed=0):

@@ -70,7 +70,7 @@ def cnn_feature_similarity(
 
     Example
     -------
-    >>> from kdsrl_lobes.configs import random_speech_model
+    >>> from kdsrl_lobes.models.configs import random_speech_model
     >>> model = random_speech_model("wav2vec2", "tiny")
     >>> valid = torch.ones(2, 19, dtype=torch.bool)
     >>> sim = cnn_feature_similarity(model, torch.randn(2, 6400), valid)

@@ -22,9 +22,9 @@ import copy
 import torch
 import transformers
 
-from kdsrl_lobes.configs import speech_config
-from kdsrl_lobes.encoder import SSLEncoder, normalize_waveform
-from kdsrl_lobes.masking import length_mask
+from kdsrl_lobes.models.configs import speech_config
+from kdsrl_lobes.models.encoder import SSLEncoder, normalize_waveform
+from kdsrl_lobes.models.padding import length_mask
 from kdsrl_lobes.pretrain.diagnostics import adjacent_similarity, cnn_features
 from kdsrl_lobes.pretrain.masking import sample_negatives, span_mask
 from kdsrl_lobes.pretrain.targets import IGNORE_INDEX, ClusterTargets

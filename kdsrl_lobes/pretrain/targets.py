@@ -23,7 +23,7 @@ import torchaudio.functional as AF
 from speechbrain.utils.logger import get_logger
 from torchaudio.compliance import kaldi
 
-from kdsrl_lobes.masking import length_mask
+from kdsrl_lobes.models.padding import length_mask
 
 logger = get_logger(__name__)
 

@@ -34,7 +34,7 @@ from speechbrain.augment.time_domain import (
     pink_noise_like,
 )
 
-from kdsrl_lobes.masking import length_mask
+from kdsrl_lobes.models.padding import length_mask
 
 
 class ChannelViews(torch.nn.Module):

@@ -29,9 +29,6 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
-from kdsrl_lobes.brain import ScheduledBrain
-from kdsrl_lobes.checkpoints import attach_config_guard
-from kdsrl_lobes.crops import choose_crop
 from kdsrl_lobes.data import (
     GSC_CLASSES,
     find_trials,
@@ -40,17 +37,20 @@ from kdsrl_lobes.data import (
     prepare_voxceleb1,
     read_trials,
 )
-from kdsrl_lobes.interleave import BatchInterleaver
-from kdsrl_lobes.metrics import (
+from kdsrl_lobes.evaluation.counts import count_parameters
+from kdsrl_lobes.evaluation.metrics import (
     confusion_matrix,
     plot_confusion,
     plot_det,
     score_trials,
     verification_metrics,
 )
-from kdsrl_lobes.params import count_parameters
-from kdsrl_lobes.plotting import plot_train_log
-from kdsrl_lobes.yaml_peek import peek_hparams, set_override
+from kdsrl_lobes.evaluation.plotting import plot_train_log
+from kdsrl_lobes.training.brain import ScheduledBrain
+from kdsrl_lobes.training.checkpoints import attach_config_guard
+from kdsrl_lobes.training.crops import choose_crop
+from kdsrl_lobes.training.interleave import BatchInterleaver
+from kdsrl_lobes.training.yaml_peek import peek_hparams, set_override
 
 logger = get_logger(__name__)
 

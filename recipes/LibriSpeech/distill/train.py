@@ -25,13 +25,13 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
-from kdsrl_lobes.brain import ScheduledBrain
-from kdsrl_lobes.checkpoints import attach_config_guard
-from kdsrl_lobes.crops import crop_dataset
 from kdsrl_lobes.data import prepare_librispeech
-from kdsrl_lobes.plotting import plot_train_log
-from kdsrl_lobes.schedule import recipe_training_steps
-from kdsrl_lobes.teacher_cache import TeacherCache
+from kdsrl_lobes.evaluation.plotting import plot_train_log
+from kdsrl_lobes.training.brain import ScheduledBrain
+from kdsrl_lobes.training.checkpoints import attach_config_guard
+from kdsrl_lobes.training.crops import crop_dataset
+from kdsrl_lobes.training.schedule import recipe_training_steps
+from kdsrl_lobes.training.teacher_cache import TeacherCache
 
 logger = get_logger(__name__)
 

@@ -27,11 +27,11 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
-from kdsrl_lobes.brain import ScheduledBrain
 from kdsrl_lobes.data import load_audio, prepare_librispeech
-from kdsrl_lobes.encoder import normalize_waveform
+from kdsrl_lobes.models.encoder import normalize_waveform
 from kdsrl_lobes.pretrain import training_features
-from kdsrl_lobes.schedule import recipe_training_steps
+from kdsrl_lobes.training.brain import ScheduledBrain
+from kdsrl_lobes.training.schedule import recipe_training_steps
 
 logger = get_logger(__name__)
 

@@ -6,7 +6,7 @@ Authors
 
 from collections.abc import Sequence
 
-from kdsrl_lobes.encoder import SSLEncoder, load_encoder
+from kdsrl_lobes.models.encoder import SSLEncoder, load_encoder
 
 DEFAULT_TARGET_LAYERS = (4, 8, 12)
 
@@ -43,7 +43,7 @@ def load_teacher(
     Example
     -------
     >>> import tempfile, torch, transformers
-    >>> from kdsrl_lobes.configs import speech_config
+    >>> from kdsrl_lobes.models.configs import speech_config
     >>> cfg = speech_config("hubert", "tiny", num_hidden_layers=4)
     >>> tmp = tempfile.mkdtemp()
     >>> transformers.HubertModel(cfg).save_pretrained(tmp)

@@ -1,7 +1,7 @@
 """Inference with a packaged multi-task model: keyword spotting and speaker
 verification from one encoder pass::
 
-    from kdsrl_lobes.inference import MultiTaskSpeechModel
+    from kdsrl_lobes.hub.inference import MultiTaskSpeechModel
     model = MultiTaskSpeechModel.from_hparams(source="<package dir or hub id>",
                                               savedir="pretrained")
     probs, score, index, label = model.classify_file("yes.wav")
@@ -24,13 +24,13 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.logger import get_logger
 
 from kdsrl_lobes.data.audio import load_audio
-from kdsrl_lobes.masking import length_mask
-from kdsrl_lobes.model_package import (
+from kdsrl_lobes.hub.files import (
     HPARAMS_FILE,
     MultiTaskNetwork,
     check_package_files,
     receptive_field,
 )
+from kdsrl_lobes.models.padding import length_mask
 
 logger = get_logger(__name__)
 

@@ -24,7 +24,7 @@ import torch
 import transformers
 from speechbrain.utils.logger import get_logger
 
-from kdsrl_lobes.masking import length_mask
+from kdsrl_lobes.models.padding import length_mask
 
 logger = get_logger(__name__)
 
@@ -57,7 +57,7 @@ def load_hf_speech_model(
     Example
     -------
     >>> import tempfile
-    >>> from kdsrl_lobes.configs import speech_config
+    >>> from kdsrl_lobes.models.configs import speech_config
     >>> cfg = speech_config("hubert", "tiny", num_hidden_layers=2)
     >>> tmp = tempfile.mkdtemp()
     >>> transformers.HubertModel(cfg).save_pretrained(tmp)
@@ -178,7 +178,7 @@ class SSLEncoder(torch.nn.Module):
 
     Example
     -------
-    >>> from kdsrl_lobes.configs import speech_config
+    >>> from kdsrl_lobes.models.configs import speech_config
     >>> cfg = speech_config("wav2vec2", "tiny", num_hidden_layers=3)
     >>> enc = SSLEncoder(transformers.Wav2Vec2Model(cfg), layers=[0, 3])
     >>> enc(torch.randn(2, 16000), torch.tensor([1.0, 0.6])).shape
@@ -377,7 +377,7 @@ def load_encoder(
     Example
     -------
     >>> import tempfile
-    >>> from kdsrl_lobes.configs import speech_config
+    >>> from kdsrl_lobes.models.configs import speech_config
     >>> cfg = speech_config("wavlm", "tiny", num_hidden_layers=2)
     >>> tmp = tempfile.mkdtemp()
     >>> transformers.WavLMModel(cfg).save_pretrained(tmp)

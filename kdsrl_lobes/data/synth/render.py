@@ -1,5 +1,6 @@
-"""Renders the planned corpus files, one :class:`~kdsrl_lobes.data.layout.Job` at a
-time, in a worker process that owns one :class:`EspeakRenderer`.
+"""Renders the planned corpus files, one
+:class:`~kdsrl_lobes.data.synth.layout.Job` at a time, in a worker process that
+owns one :class:`EspeakRenderer`.
 
 Every random choice comes from generators keyed by (seed, speaker) for the voice and
 the recording device or session, and by (seed, file) for the take, so the output
@@ -14,18 +15,18 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from kdsrl_lobes.data.channel import (
+from kdsrl_lobes.data.gsc import BACKGROUND_NOISE_FOLDER
+from kdsrl_lobes.data.rng import item_rng
+from kdsrl_lobes.data.synth.channel import (
     ChannelProfile,
     apply_channel,
     jitter_channel,
     make_noise,
     sample_channel,
 )
-from kdsrl_lobes.data.espeak import EspeakRenderer, sample_voice
-from kdsrl_lobes.data.gsc import BACKGROUND_NOISE_FOLDER
-from kdsrl_lobes.data.layout import GSC_FOLDER, LIBRI_FOLDER, VOX_FOLDER, Job
-from kdsrl_lobes.data.rng import item_rng
-from kdsrl_lobes.data.text import random_sentence, transcript
+from kdsrl_lobes.data.synth.espeak import EspeakRenderer, sample_voice
+from kdsrl_lobes.data.synth.layout import GSC_FOLDER, LIBRI_FOLDER, VOX_FOLDER, Job
+from kdsrl_lobes.data.synth.text import random_sentence, transcript
 
 SAMPLE_RATE = 16000
 #: One GSC speaker's recording device; each take varies it by ``GSC_TAKE_JITTER``.

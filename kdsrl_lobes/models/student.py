@@ -8,7 +8,7 @@ import copy
 
 import transformers
 
-from kdsrl_lobes.encoder import SSLEncoder
+from kdsrl_lobes.models.encoder import SSLEncoder
 
 
 def build_student(
@@ -40,7 +40,7 @@ def build_student(
     Example
     -------
     >>> import torch
-    >>> from kdsrl_lobes.configs import speech_config
+    >>> from kdsrl_lobes.models.configs import speech_config
     >>> cfg = speech_config("wav2vec2", "tiny", num_hidden_layers=6)
     >>> teacher = transformers.Wav2Vec2Model(cfg)
     >>> student = build_student(teacher, num_layers=2)
@@ -89,7 +89,7 @@ def build_student_encoder(teacher: SSLEncoder, num_layers: int = 2) -> SSLEncode
     Example
     -------
     >>> import torch
-    >>> from kdsrl_lobes.configs import speech_config
+    >>> from kdsrl_lobes.models.configs import speech_config
     >>> cfg = speech_config("hubert", "tiny", num_hidden_layers=4)
     >>> teacher = SSLEncoder(transformers.HubertModel(cfg), layers=[4], freeze=True)
     >>> student = build_student_encoder(teacher)

@@ -16,7 +16,7 @@ class ScheduledBrain(sb.Brain):
     ``LinearWarmupScheduler``) is stepped before every optimiser step.
 
     Set ``total_steps`` on the Brain before ``fit`` (see
-    `kdsrl_lobes.schedule.recipe_training_steps`) and a scheduler with a
+    `kdsrl_lobes.training.schedule.recipe_training_steps`) and a scheduler with a
     ``num_training_steps`` attribute gets the run's length after checkpoint
     recovery (a resumed run may have been given more epochs).
 

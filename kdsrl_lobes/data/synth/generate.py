@@ -6,12 +6,12 @@ Usage::
                                      [--quick] [--num_workers W]
 
 Speech comes from espeak-ng with one procedural voice per speaker (see
-:mod:`kdsrl_lobes.data.espeak`), recorded through synthetic rooms, devices and noise
-(:mod:`kdsrl_lobes.data.channel`). Jobs (one per speaker) run in a multiprocessing
-pool over all cores; the output only depends on the options. A manifest JSON written
-last records the options: a rerun with the same options does nothing, a rerun with
-other options (or after an interrupted run) deletes the three corpus folders and
-regenerates them from scratch.
+:mod:`kdsrl_lobes.data.synth.espeak`), recorded through synthetic rooms, devices and
+noise (:mod:`kdsrl_lobes.data.synth.channel`). Jobs (one per speaker) run in a
+multiprocessing pool over all cores; the output only depends on the options. A
+manifest JSON written last records the options: a rerun with the same options does
+nothing, a rerun with other options (or after an interrupted run) deletes the three
+corpus folders and regenerates them from scratch.
 """
 
 import argparse
@@ -27,9 +27,9 @@ from multiprocessing import Pool
 from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
-from kdsrl_lobes.data.espeak import find_espeak
 from kdsrl_lobes.data.gsc import TESTING_LIST, VALIDATION_LIST
-from kdsrl_lobes.data.layout import (
+from kdsrl_lobes.data.synth.espeak import find_espeak
+from kdsrl_lobes.data.synth.layout import (
     GSC_FOLDER,
     LIBRI_FOLDER,
     TRIALS_FILE,
@@ -37,7 +37,7 @@ from kdsrl_lobes.data.layout import (
     CorpusSizes,
     make_plan,
 )
-from kdsrl_lobes.data.render import init_worker, render_job
+from kdsrl_lobes.data.synth.render import init_worker, render_job
 
 logger = get_logger(__name__)
 

@@ -1,7 +1,7 @@
 """What the synthetic corpus contains: speakers, files, splits and trials.
 
 Planning is pure (no audio): it decides every speaker id, file path, split and
-trial from the seed alone, then :mod:`kdsrl_lobes.data.render` renders the files
+trial from the seed alone, then :mod:`kdsrl_lobes.data.synth.render` renders the files
 job by job (one job per speaker) in any process order.
 """
 

@@ -1,7 +1,7 @@
 """Disk cache of a frozen teacher's target layers, per utterance crop.
 
 On a small corpus distilled for many epochs the teacher forward pass is most of
-the cost of a step. With fixed crops (`kdsrl_lobes.crops.choose_crop` with
+the cost of a step. With fixed crops (`kdsrl_lobes.training.crops.choose_crop` with
 ``deterministic=True``) the targets of a crop never change, so they are computed
 once, stored in fp16 and read back in later epochs. A miss returns exactly what
 a later hit reads back (fp16-rounded, padded frames zero), so the first epoch
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from speechbrain.utils.logger import get_logger
 
-from kdsrl_lobes.encoder import SSLEncoder
+from kdsrl_lobes.models.encoder import SSLEncoder
 
 logger = get_logger(__name__)
 
@@ -31,7 +31,7 @@ def teacher_fingerprint(teacher: SSLEncoder) -> str:
 
     Example
     -------
-    >>> from kdsrl_lobes.configs import random_speech_model
+    >>> from kdsrl_lobes.models.configs import random_speech_model
     >>> a = SSLEncoder(random_speech_model("hubert", "tiny", seed=0), layers=[2])
     >>> b = SSLEncoder(random_speech_model("hubert", "tiny", seed=1), layers=[2])
     >>> teacher_fingerprint(a) == teacher_fingerprint(b)
@@ -65,7 +65,7 @@ class TeacherCache:
     Example
     -------
     >>> import tempfile
-    >>> from kdsrl_lobes.configs import random_speech_model
+    >>> from kdsrl_lobes.models.configs import random_speech_model
     >>> teacher = SSLEncoder(random_speech_model("hubert", "tiny"), layers=[2, 4],
     ...                      freeze=True)
     >>> cache = TeacherCache(teacher, tempfile.mkdtemp())

@@ -11,7 +11,7 @@ Authors
 
 import torch
 
-from kdsrl_lobes.masking import length_mask
+from kdsrl_lobes.models.padding import length_mask
 
 
 class MaskedStatisticsPooling(torch.nn.Module):

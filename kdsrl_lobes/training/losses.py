@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from kdsrl_lobes.masking import length_mask, masked_mean
-from kdsrl_lobes.teacher import DEFAULT_TARGET_LAYERS
+from kdsrl_lobes.models.padding import length_mask, masked_mean
+from kdsrl_lobes.models.teacher import DEFAULT_TARGET_LAYERS
 
 
 def layer_distillation_terms(

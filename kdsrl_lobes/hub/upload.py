@@ -15,7 +15,7 @@ import huggingface_hub
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from speechbrain.utils.logger import get_logger
 
-from kdsrl_lobes.model_package import check_package_files
+from kdsrl_lobes.hub.files import check_package_files
 
 logger = get_logger(__name__)
 

@@ -24,7 +24,7 @@ from kdsrl_lobes.data import (
     read_csv_rows,
     read_trials,
 )
-from kdsrl_lobes.metrics import score_trials, verification_metrics
+from kdsrl_lobes.evaluation.metrics import score_trials, verification_metrics
 
 logger = get_logger(__name__)
 

@@ -118,7 +118,7 @@ pip install -e <a clone of the kdsrl repository>  # kdsrl_lobes and its pinned d
 ```
 
 ```python
-from kdsrl_lobes.inference import MultiTaskSpeechModel
+from kdsrl_lobes.hub.inference import MultiTaskSpeechModel
 
 model = MultiTaskSpeechModel.from_hparams(source="{source}", savedir="pretrained")
 probs, score, index, label = model.classify_file("keyword.wav")

@@ -1,0 +1,218 @@
+"""Distillation prediction heads and the linear task heads (KWS, SV).
+
+Authors
+ * kdsrl team 2026
+"""
+
+from collections.abc import Sequence
+
+import torch
+from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+from speechbrain.nnet.losses import AdditiveAngularMargin, LogSoftmaxWrapper
+
+from kdsrl_lobes.models.encoder import check_layers
+from kdsrl_lobes.models.pooling import MaskedStatisticsPooling
+from kdsrl_lobes.models.teacher import DEFAULT_TARGET_LAYERS
+
+
+def _check_features(x: torch.Tensor, input_size: int, name: str) -> None:
+    if x.dim() != 3 or x.shape[-1] != input_size:
+        raise ValueError(
+            f"{name} expects [batch, time, {input_size}] features, found "
+            f"{list(x.shape)}"
+        )
+
+
+class PredictionHeads(torch.nn.Module):
+    """One head per target teacher layer, mapping the student's last hidden state
+    to the teacher's hidden size (DistilHuBERT). Discarded after distillation.
+
+    Arguments
+    ---------
+    input_size : int
+        Student hidden size.
+    output_size : int
+        Teacher hidden size.
+    target_layers : sequence of int
+        Teacher ``hidden_states`` indices predicted, one head each.
+    hidden_size : int
+        0 for a linear head; otherwise Linear-GELU-Linear with this inner size.
+
+    Example
+    -------
+    >>> heads = PredictionHeads(input_size=16, output_size=24, target_layers=[4, 8])
+    >>> heads(torch.randn(2, 10, 16)).shape
+    torch.Size([2, 2, 10, 24])
+    """
+
+    def __init__(
+        self,
+        input_size: int = 768,
+        output_size: int = 768,
+        target_layers: Sequence[int] = DEFAULT_TARGET_LAYERS,
+        hidden_size: int = 0,
+    ):
+        super().__init__()
+        self.input_size = input_size
+        self.output_size = output_size
+        self.target_layers = [int(i) for i in target_layers]
+        if not self.target_layers:
+            raise ValueError("Expected at least one target layer, found none")
+
+        def head():
+            if hidden_size <= 0:
+                return torch.nn.Linear(input_size, output_size)
+            return torch.nn.Sequential(
+                torch.nn.Linear(input_size, hidden_size),
+                torch.nn.GELU(),
+                torch.nn.Linear(hidden_size, output_size),
+            )
+
+        self.heads = torch.nn.ModuleList(head() for _ in self.target_layers)
+
+    def check_teacher(self, num_layers: int, hidden_size: int, name="teacher"):
+        """Raises a ValueError, before any training, if the teacher lacks a
+        target layer or its hidden size differs from the heads' output size."""
+        check_layers(self.target_layers, num_layers, f"the {name}")
+        if hidden_size != self.output_size:
+            raise ValueError(
+                f"Prediction heads output {self.output_size} features but the "
+                f"{name}'s hidden size is {hidden_size}"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predicts the target layers.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Student last hidden state ``[batch, time, input_size]``.
+
+        Returns
+        -------
+        preds : torch.Tensor
+            ``[batch, layers, time, output_size]``.
+        """
+        _check_features(x, self.input_size, "PredictionHeads")
+        return torch.stack([head(x) for head in self.heads], dim=1)
+
+
+class KWSHead(torch.nn.Module):
+    """Keyword spotting head: masked mean pooling over valid frames, then one
+    linear layer to the classes (the paper keeps heads linear to stay small).
+
+    Arguments
+    ---------
+    input_size : int
+        Encoder hidden size.
+    n_classes : int
+        Number of classes (12 for GSC V1).
+
+    Example
+    -------
+    >>> head = KWSHead(input_size=16, n_classes=12)
+    >>> head(torch.randn(3, 20, 16), torch.tensor([1.0, 0.5, 0.8])).shape
+    torch.Size([3, 12])
+    """
+
+    def __init__(self, input_size: int = 768, n_classes: int = 12):
+        super().__init__()
+        self.input_size = input_size
+        self.n_classes = n_classes
+        self.pooling = MaskedStatisticsPooling(return_std=False)
+        self.linear = torch.nn.Linear(input_size, n_classes)
+
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Returns class logits ``[batch, n_classes]`` for features
+        ``[batch, time, input_size]`` with relative ``lengths``."""
+        _check_features(x, self.input_size, "KWSHead")
+        return self.linear(self.pooling(x, lengths))
+
+
+class SVHead(torch.nn.Module):
+    """Speaker verification head: masked pooling, one linear layer to a speaker
+    embedding, and a cosine classifier over the training speakers trained with
+    additive angular margin softmax. Verification scores embeddings by cosine.
+
+    Arguments
+    ---------
+    input_size : int
+        Encoder hidden size.
+    embedding_size : int
+        Speaker embedding size.
+    n_speakers : int
+        Training speakers (classes of the AAM softmax).
+    pooling : str
+        ``"stats"`` (mean and std) or ``"mean"``.
+    margin : float
+        Additive angular margin (radians).
+    scale : float
+        Scale of the cosine logits.
+
+    Example
+    -------
+    >>> head = SVHead(input_size=16, embedding_size=8, n_speakers=5)
+    >>> emb, logits = head(torch.randn(4, 20, 16), torch.ones(4), classify=True)
+    >>> emb.shape, logits.shape
+    (torch.Size([4, 8]), torch.Size([4, 5]))
+    >>> head.loss(logits, torch.tensor([0, 1, 2, 3])).shape
+    torch.Size([])
+    """
+
+    def __init__(
+        self,
+        input_size: int = 768,
+        embedding_size: int = 256,
+        n_speakers: int = 1211,
+        pooling: str = "stats",
+        margin: float = 0.2,
+        scale: float = 30.0,
+    ):
+        super().__init__()
+        if pooling not in ("stats", "mean"):
+            raise ValueError(f"Expected pooling 'stats' or 'mean', found '{pooling}'")
+        self.input_size = input_size
+        self.n_speakers = n_speakers
+        self.pooling = MaskedStatisticsPooling(return_std=pooling == "stats")
+        self.embedding = torch.nn.Linear(
+            self.pooling.output_size(input_size), embedding_size
+        )
+        # SpeechBrain's ECAPA classifier with no hidden block is exactly a cosine
+        # layer: normalised embedding times normalised class weights.
+        self.classifier = Classifier(
+            input_size=embedding_size, lin_blocks=0, out_neurons=n_speakers
+        )
+        self.aam = LogSoftmaxWrapper(AdditiveAngularMargin(margin=margin, scale=scale))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        classify: bool = False,
+    ):
+        """Speaker embeddings ``[batch, embedding_size]`` of features
+        ``[batch, time, input_size]``; with ``classify`` also the cosine logits
+        ``[batch, n_speakers]`` over the training speakers (computing them inside
+        ``forward`` keeps the classifier's gradients under DDP's hooks)."""
+        _check_features(x, self.input_size, "SVHead")
+        embeddings = self.embedding(self.pooling(x, lengths))
+        if not classify:
+            return embeddings
+        return embeddings, self.cosine_logits(embeddings)
+
+    def cosine_logits(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Cosine similarity of each embedding to each speaker ``[batch, n]``."""
+        return self.classifier(embeddings).squeeze(1)
+
+    def loss(self, cosine_logits: torch.Tensor, spk_ids: torch.Tensor) -> torch.Tensor:
+        """AAM softmax loss of cosine logits ``[batch, n_speakers]`` against
+        speaker indices ``[batch]`` (or ``[batch, 1]``)."""
+        spk_ids = spk_ids.reshape(-1)
+        if spk_ids.numel() and int(spk_ids.max()) >= self.n_speakers:
+            raise ValueError(
+                f"Speaker index {int(spk_ids.max())} out of range for a head "
+                f"over {self.n_speakers} speakers"
+            )
+        return self.aam(cosine_logits.unsqueeze(1), spk_ids.unsqueeze(1))
