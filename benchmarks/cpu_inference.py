@@ -56,7 +56,7 @@ def build_network(size, role, arch, source=None):
         layers = {"num_hidden_layers": 2} if role == "student" else {}
         encoder = SSLEncoder(random_speech_model(arch, size, **layers))
     hidden = encoder.hidden_size
-    network = MultiTaskNetwork(encoder, KWSHead(hidden, 12), SVHead(hidden, 256, 1211))
+    network = MultiTaskNetwork(encoder, KWSHead(hidden, 12), SVHead(hidden, 256))
     return network.eval()
 
 

@@ -22,7 +22,7 @@ parent never imports torch, so no child inherits a high-water mark from it):
   cache, as a small corpus's do in a real run).
 
 The models, loss, optimiser, LR schedule and clipping are the recipe's: its
-hparams file (``--hparams``, default ``distill_hubert_embedded.yaml``) is loaded
+hparams file (``--hparams``, default ``distill_embedded.yaml``) is loaded
 with the teacher, crop and batch sizes as overrides. All modes see the same
 fixed crops (`kdsrl_lobes.training.crops`, ``deterministic=True``) of ``--data_folder``
 (prepared with `prepare_librispeech`) or, without it, seeded random noise.
@@ -52,7 +52,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_HPARAMS = os.path.join(
-    ROOT, "recipes", "LibriSpeech", "distill", "hparams", "distill_hubert_embedded.yaml"
+    ROOT, "recipes", "LibriSpeech", "distill", "hparams", "distill_embedded.yaml"
 )
 DEFAULT_OUTPUT = os.path.join(ROOT, "results", "benchmarks", "distill_throughput.json")
 MODES = {

@@ -9,8 +9,9 @@ Usage::
   train-set statistics, multinomial logistic regression (L-BFGS, L2) trained on
   ``train.csv``; accuracy on ``test.csv``. Nearest class centroid (cosine) too.
 - SV (VoxCeleb1 trial list): the same 40-dim vector, standardised with the dev
-  (``train.csv``) statistics, cosine score per trial; EER with SpeechBrain's
-  ``EER``.
+  (``train.csv``) statistics, cosine score per trial
+  (`kdsrl_lobes.evaluation.metrics.score_trials`, as the recipe scores); EER and
+  minDCF with `verification_metrics` (SpeechBrain's ``EER`` and ``minDCF``).
 """
 
 import argparse
@@ -20,7 +21,6 @@ import time
 
 import torch
 from speechbrain.lobes.features import MFCC
-from speechbrain.utils.metric_stats import EER
 
 from kdsrl_lobes.data import (
     GSC_CLASSES,
@@ -31,6 +31,7 @@ from kdsrl_lobes.data import (
     read_csv_rows,
     read_trials,
 )
+from kdsrl_lobes.evaluation.metrics import score_trials, verification_metrics
 from kdsrl_lobes.evaluation.probe import logistic_regression, standardise
 
 
@@ -86,19 +87,16 @@ def sv_baseline(corpus: str, save_folder: str, mfcc: MFCC) -> dict:
     dev, test = read_csv_rows(csvs["train"]), read_csv_rows(csvs["test"])
     x_dev, x_test = embed(dev, mfcc), embed(test, mfcc)
     _, x_test = standardise(x_dev, x_test)
-    x_test = torch.nn.functional.normalize(x_test, dim=1)
-    row_of = {r["ID"]: i for i, r in enumerate(test)}
+    embeddings = {r["ID"]: x for r, x in zip(test, x_test, strict=True)}
     trials = read_trials(find_trials(data_folder))
-    positive, negative = [], []
-    for label, enrol, probe in trials:
-        score = float(x_test[row_of[enrol]] @ x_test[row_of[probe]])
-        (positive if label == 1 else negative).append(score)
-    eer, threshold = EER(torch.tensor(positive), torch.tensor(negative))
+    scores, labels = score_trials(embeddings, trials)  # as the recipe scores
+    metrics = verification_metrics(scores, labels)
     return {
-        "eer": round(float(eer), 4),
-        "threshold": round(float(threshold), 4),
-        "target_trials": len(positive),
-        "nontarget_trials": len(negative),
+        "eer": round(metrics["sv_eer"] / 100.0, 4),
+        "threshold": round(metrics["sv_threshold"], 4),
+        "min_dcf": round(metrics["sv_min_dcf"], 4),
+        "target_trials": int(labels.sum()),
+        "nontarget_trials": int(len(labels) - labels.sum()),
         "test_speakers": len({r["spk_id"] for r in test}),
         "dev_rows": len(dev),
     }

@@ -124,9 +124,7 @@ def prepare_encoders(args):
     distill = [
         py,
         recipe("LibriSpeech", "distill", "train.py"),
-        recipe(
-            "LibriSpeech", "distill", "hparams", f"distill_{args.arch}_embedded.yaml"
-        ),
+        recipe("LibriSpeech", "distill", "hparams", "distill_embedded.yaml"),
         f"--data_folder={os.path.join(corpus, 'LibriSpeech')}",
         f"--teacher_source={teacher}",
         f"--output_folder={distill_out}",

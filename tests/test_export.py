@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from kdsrl_lobes import export, package
+from kdsrl_lobes.hub import export, package
 from kdsrl_lobes.hub.inference import MultiTaskSpeechModel
 
 

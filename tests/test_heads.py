@@ -32,19 +32,26 @@ def test_kws_head_ignores_padding():
     torch.testing.assert_close(logits[1], head(x[1:, :5])[0])
 
 
-def test_sv_head_embeddings_and_loss_backward():
+def test_sv_head_is_embedding_only_and_trains_with_the_recipe_classifier():
+    """SVHead holds what is deployed (pooling + embedding); the AAM classifier
+    over training speakers is the recipe's (multitask.yaml: speaker_classifier,
+    sv_cost), and gradients reach the head through it."""
+    from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+    from speechbrain.nnet.losses import LogSoftmaxWrapper
+
     torch.manual_seed(0)
-    head = SVHead(input_size=8, embedding_size=6, n_speakers=4)
-    emb, cos = head(torch.randn(3, 10, 8), torch.tensor([1.0, 0.6, 0.8]), True)
-    assert emb.shape == (3, 6)
-    loss = head.loss(cos, torch.tensor([0, 3, 1]))
+    head = SVHead(input_size=8, embedding_size=6)
+    assert sorted(head.state_dict()) == ["embedding.bias", "embedding.weight"]
+    classifier = Classifier(input_size=6, lin_blocks=0, out_neurons=4)
+    cost = LogSoftmaxWrapper(AdditiveAngularMargin(margin=0.2, scale=30.0))
+    emb = head(torch.randn(3, 10, 8), torch.tensor([1.0, 0.6, 0.8]))
+    assert emb.shape == (3, 6) and head.embedding_size == 6
+    cosine = classifier(emb.unsqueeze(1))  # B x 1 x speakers
+    assert cosine.shape == (3, 1, 4) and cosine.abs().max() <= 1.0 + 1e-6
+    loss = cost(cosine, torch.tensor([[0], [3], [1]]))
     loss.backward()
-    assert head.classifier.weight.grad is not None
+    assert classifier.weight.grad is not None
     assert head.embedding.weight.grad is not None
-    torch.testing.assert_close(head.cosine_logits(emb), cos)
-    assert cos.shape == (3, 4) and cos.abs().max() <= 1.0 + 1e-6
-    with pytest.raises(ValueError, match="Speaker index 7 out of range .* 4 speakers"):
-        head.loss(cos, torch.tensor([0, 7, 1]))
 
 
 def test_aam_margin_lowers_the_target_logit():
@@ -54,16 +61,38 @@ def test_aam_margin_lowers_the_target_logit():
     margin = AdditiveAngularMargin(margin=0.2, scale=30.0)(cosine, one_hot)
     assert margin[0, 0] < plain[0, 0]
     torch.testing.assert_close(margin[0, 1:], plain[0, 1:])
-    # and the SV head's loss is higher with a margin than without
-    torch.manual_seed(0)
-    emb = torch.randn(4, 6)
-    spk = torch.tensor([0, 1, 2, 3])
-    with_margin = SVHead(8, 6, 4, margin=0.3)
-    without = SVHead(8, 6, 4, margin=0.0)
-    logits = with_margin.cosine_logits(emb)
-    assert with_margin.loss(logits, spk) > without.loss(logits, spk)
 
 
 def test_bad_pooling_name():
     with pytest.raises(ValueError, match="Expected pooling 'stats' or 'mean'"):
         SVHead(pooling="max")
+
+
+def test_masked_mean_std_matches_torch_on_the_valid_steps():
+    """The one masked-statistics helper (waveform normalisation, statistics
+    pooling, loss averages) against torch.mean / torch.std of each valid part;
+    padding, however large, changes nothing."""
+    from kdsrl_lobes.models.padding import length_mask, masked_mean, masked_mean_std
+    from kdsrl_lobes.models.pooling import MaskedStatisticsPooling
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 10, 4) * 2 + 1
+    lengths = torch.tensor([1.0, 0.5, 0.3])
+    mask = length_mask(lengths, 10)
+    x[~mask] = 1e6
+    mean, std = masked_mean_std(x, mask, dim=1, eps=0.0)
+    assert mean.shape == std.shape == (3, 4)
+    for i, valid in enumerate((10, 5, 3)):
+        part = x[i, :valid]
+        torch.testing.assert_close(mean[i], part.mean(0))
+        torch.testing.assert_close(std[i], part.std(0, correction=0))
+    torch.testing.assert_close(masked_mean(x, mask, dim=1), mean)
+    stats = MaskedStatisticsPooling(return_std=True, eps=0.0)(x, lengths)
+    torch.testing.assert_close(stats, torch.cat([mean, std], dim=-1))
+    wav = x[..., 0]  # B x T
+    keep_mean, keep_std = masked_mean_std(wav, mask, dim=1, eps=0.0, keepdim=True)
+    assert keep_mean.shape == keep_std.shape == (3, 1)
+    torch.testing.assert_close(keep_std[:, 0], std[:, 0])
+    torch.testing.assert_close(masked_mean(wav, mask), wav[mask].mean())
+    no_mask = masked_mean_std(x, dim=1, eps=0.0)
+    torch.testing.assert_close(no_mask[1], x.std(1, correction=0))

@@ -12,7 +12,7 @@ import huggingface_hub
 import pytest
 from huggingface_hub import constants
 
-from kdsrl_lobes import package
+from kdsrl_lobes.hub import package
 from kdsrl_lobes.hub.upload import package_listing, upload_package
 
 

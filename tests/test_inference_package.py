@@ -15,8 +15,8 @@ import torchaudio
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import Checkpointer
 
-from kdsrl_lobes import package
 from kdsrl_lobes.evaluation.corpus_eval import evaluate_versions, load_test_sets
+from kdsrl_lobes.hub import package
 from kdsrl_lobes.hub.export import torch_runner
 from kdsrl_lobes.hub.files import (
     REQUIRED_FILES,
@@ -330,9 +330,20 @@ def test_a_package_written_before_the_layout_change_loads(
     text = hparams.read_text()
     assert "kdsrl_lobes.models.heads." in text and "kdsrl_lobes.hub.files." in text
     text = text.replace("kdsrl_lobes.models.heads.", "kdsrl_lobes.heads.")
-    hparams.write_text(
-        text.replace("kdsrl_lobes.hub.files.", "kdsrl_lobes.model_package.")
+    text = text.replace("kdsrl_lobes.hub.files.", "kdsrl_lobes.model_package.")
+    # ... and their SV head took the training classifier's settings and kept
+    # its weights in sv_head.safetensors
+    text = text.replace(
+        "    pooling: !ref <sv_pooling>",
+        "    n_speakers: 3\n    margin: 0.2\n    scale: 30.0\n"
+        "    pooling: !ref <sv_pooling>",
     )
+    hparams.write_text(text)
+    sv_file = old / "sv_head.safetensors"
+    state = safetensors.torch.load_file(str(sv_file))
+    size = state["embedding.weight"].shape[0]
+    state["classifier.weight"] = torch.randn(3, size)
+    safetensors.torch.save_file(state, str(sv_file))
     legacy = MultiTaskSpeechModel.from_hparams(
         source=str(old), savedir=str(tmp_path / "s"), run_opts={"device": "cpu"}
     )

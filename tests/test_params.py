@@ -2,7 +2,7 @@
 
 import pytest
 
-from kdsrl_lobes import params
+from kdsrl_lobes.evaluation import counts as params
 
 
 def test_base_hubert_student_is_about_a_quarter(capsys):

@@ -20,9 +20,7 @@ from .recipe_utils import (
 )
 
 SCRIPT = recipe_path("LibriSpeech", "distill", "train.py")
-HPARAMS = recipe_path(
-    "LibriSpeech", "distill", "hparams", "distill_hubert_embedded.yaml"
-)
+HPARAMS = recipe_path("LibriSpeech", "distill", "hparams", "distill_embedded.yaml")
 
 
 def _args(corpus, teacher, out, *extra):

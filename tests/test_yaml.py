@@ -1,5 +1,5 @@
-"""Every YAML under hparams/ and recipes/*/*/hparams/ loads with overrides that
-point it at tiny local models and folders (nothing downloads)."""
+"""Every YAML under recipes/*/*/hparams/ loads with overrides that point it at
+tiny local models and folders (nothing downloads)."""
 
 import glob
 import os
@@ -9,10 +9,8 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-YAMLS = sorted(
-    glob.glob(os.path.join(ROOT, "hparams", "*.yaml"))
-    + glob.glob(os.path.join(ROOT, "recipes", "*", "*", "hparams", "*.yaml"))
-)
+YAMLS = sorted(glob.glob(os.path.join(ROOT, "recipes", "*", "*", "hparams", "*.yaml")))
+DISTILL_HPARAMS = os.path.join(ROOT, "recipes", "LibriSpeech", "distill", "hparams")
 
 
 def _overrides(path, text, tiny_dir, tmp_path):
@@ -31,8 +29,10 @@ def _overrides(path, text, tiny_dir, tmp_path):
     return {k: v for k, v in candidates.items() if f"\n{k}:" in "\n" + text}
 
 
-def test_there_are_yamls():
-    assert any(p.endswith("task_heads.yaml") for p in YAMLS)
+def test_every_recipe_has_yamls():
+    recipes = glob.glob(os.path.join(ROOT, "recipes", "*", "*", "train.py"))
+    with_yamls = {os.path.dirname(os.path.dirname(p)) for p in YAMLS}
+    assert recipes and {os.path.dirname(p) for p in recipes} == with_yamls
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: os.path.relpath(p, ROOT))
@@ -47,12 +47,20 @@ def test_yaml_loads(path, tiny_teacher_dir, tmp_path):
     assert modules, f"{path} builds no module"
 
 
-def test_distillation_fragment_wires_teacher_student_heads(tiny_teacher_dir, tmp_path):
-    path = os.path.join(ROOT, "hparams", "distillation.yaml")
-    with open(path) as f:
-        hp = load_hyperpyyaml(
-            f, {"teacher_source": tiny_teacher_dir(), "target_layers": [2, 4]}
-        )
+@pytest.mark.parametrize("name", ["distill.yaml", "distill_embedded.yaml"])
+def test_distillation_wires_teacher_student_heads(
+    name, tiny_teacher_dir, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the output folder is relative
+    overrides = {
+        "teacher_source": tiny_teacher_dir(),
+        "target_layers": [2, 4],
+        "data_folder": str(tmp_path / "data"),
+        "experiment_name": "distill_tiny",
+    }
+    with open(os.path.join(DISTILL_HPARAMS, name)) as f:
+        hp = load_hyperpyyaml(f, overrides)
+    assert hp["output_folder"] == f"results/distill_tiny/{hp['seed']}"
     wav = torch.randn(2, 16000)
     targets = hp["teacher"](wav)
     preds = hp["prediction_heads"](hp["student"](wav))

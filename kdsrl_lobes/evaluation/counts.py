@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 import transformers
+from speechbrain.lobes.models.ECAPA_TDNN import Classifier
 
 from kdsrl_lobes.models.configs import ARCHITECTURES, SIZES, random_speech_model
 from kdsrl_lobes.models.encoder import load_hf_speech_model
@@ -63,15 +64,16 @@ def parameter_table(
     heads = PredictionHeads(hidden, hidden, target_layers)
     heads.check_teacher(teacher.config.num_hidden_layers, hidden)
     kws = KWSHead(hidden, n_kws_classes)
-    sv = SVHead(hidden, embedding_size, n_speakers)
+    sv = SVHead(hidden, embedding_size)
+    # the recipe's training classifier (multitask.yaml: speaker_classifier)
+    classifier = Classifier(embedding_size, lin_blocks=0, out_neurons=n_speakers)
     table = {
         "teacher": count_parameters(teacher),
         "student_encoder": count_parameters(student),
         "prediction_heads": count_parameters(heads),
         "kws_head": count_parameters(kws),
-        "sv_head": count_parameters(sv),
-        "sv_head_inference": count_parameters(sv.pooling)
-        + count_parameters(sv.embedding),
+        "sv_head": count_parameters(sv) + count_parameters(classifier),
+        "sv_head_inference": count_parameters(sv),
     }
     table["student_multitask"] = (
         table["student_encoder"] + table["kws_head"] + table["sv_head_inference"]

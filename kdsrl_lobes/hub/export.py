@@ -46,7 +46,7 @@ def export_onnx(network: MultiTaskNetwork, path: str, opset: int = 18) -> str:
     >>> from kdsrl_lobes.models.heads import KWSHead, SVHead
     >>> from kdsrl_lobes.hub.files import encoder_from_config
     >>> enc = encoder_from_config(speech_config("hubert", "tiny").to_diff_dict())
-    >>> net = MultiTaskNetwork(enc, KWSHead(16, 12), SVHead(16, 8, 3)).eval()
+    >>> net = MultiTaskNetwork(enc, KWSHead(16, 12), SVHead(16, 8)).eval()
     >>> path = export_onnx(net, os.path.join(tempfile.mkdtemp(), "m.onnx"))
     >>> logits, emb = OnnxMultiTaskModel(path)(np.zeros((1, 24000), np.float32))
     >>> logits.shape, emb.shape
@@ -76,9 +76,9 @@ def quantize_int8(path: str, output: str) -> str:
     """onnxruntime dynamic quantisation of the MatMul/Gemm weights to int8,
     activations quantised on the fly.
 
-    The CNN front end stays fp32: onnxruntime's ``ConvInteger`` kernel is about
-    2.5x slower than its fp32 convolution on CPU (BASE student, 1 s, one
-    thread: 281 ms with Conv quantised, 108 ms without, 120 ms in fp32).
+    The CNN front end stays fp32: onnxruntime's dynamically quantised
+    convolution (``ConvInteger``) is slower than its fp32 convolution on CPU
+    (the README's edge-export section has the measurement).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 

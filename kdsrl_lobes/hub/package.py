@@ -61,7 +61,6 @@ sv_threshold: {sv_threshold!r}  # EER threshold of the test trials
 kws_window_seconds: 1.0  # longer recordings: sliding windows of KWS
 kws_hop_seconds: 0.5
 n_kws_classes: {n_classes}
-n_speakers: {n_speakers}
 sv_embedding_size: {embedding_size}
 sv_pooling: {pooling}
 encoder_dim: {hidden}
@@ -78,7 +77,6 @@ kws_head: !new:kdsrl_lobes.models.heads.KWSHead
 sv_head: !new:kdsrl_lobes.models.heads.SVHead
     input_size: !ref <encoder_dim>
     embedding_size: !ref <sv_embedding_size>
-    n_speakers: !ref <n_speakers>
     pooling: !ref <sv_pooling>
 
 label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
@@ -171,11 +169,12 @@ def load_trained_model(output_folder: str) -> dict:
     kws_weight = states["kws_head"]["linear.weight"]  # classes x hidden
     kws_head = KWSHead(input_size=hidden, n_classes=kws_weight.shape[0])
     kws_head.load_state_dict(states["kws_head"], strict=True)
+    # runs trained before the AAM classifier left SVHead kept it in sv_head
+    states["sv_head"].pop("classifier.weight", None)
     emb_weight = states["sv_head"]["embedding.weight"]  # embedding x pooled
     sv_head = SVHead(
         input_size=hidden,
         embedding_size=emb_weight.shape[0],
-        n_speakers=states["sv_head"]["classifier.weight"].shape[0],
         pooling="stats" if emb_weight.shape[1] == 2 * hidden else "mean",
     )
     sv_head.load_state_dict(states["sv_head"], strict=True)
@@ -240,7 +239,6 @@ def write_package(trained: dict, output_folder: str, package_dir: str, repo_id=N
         pretrained_path=repo_id or "!PLACEHOLDER  # set by from_hparams",
         sv_threshold=float(metrics["sv_threshold"]),
         n_classes=kws_head.n_classes,
-        n_speakers=sv_head.n_speakers,
         embedding_size=sv_head.embedding.out_features,
         pooling="stats" if sv_head.pooling.return_std else "mean",
         normalize=encoder.normalize_waveform,

@@ -24,7 +24,7 @@ import torch
 import transformers
 from speechbrain.utils.logger import get_logger
 
-from kdsrl_lobes.models.padding import length_mask
+from kdsrl_lobes.models.padding import length_mask, masked_mean_std
 
 logger = get_logger(__name__)
 
@@ -313,19 +313,30 @@ def normalize_waveform(
     """Zero mean, unit variance per utterance over its valid samples; padding
     stays zero (what ``Wav2Vec2FeatureExtractor(do_normalize=True)`` does).
 
+    Arguments
+    ---------
+    wav : torch.Tensor
+        Audio ``[batch, time]``.
+    mask : torch.Tensor, optional
+        Boolean ``[batch, time]``, True on valid samples (all valid if None).
+    eps : float
+        Added to the variance before the square root.
+
+    Returns
+    -------
+    wav : torch.Tensor
+        Normalised audio ``[batch, time]``.
+
     Example
     -------
     >>> x = torch.tensor([[1.0, 3.0, 0.0, 0.0]])
     >>> normalize_waveform(x, torch.tensor([[True, True, False, False]]))
     tensor([[-1.,  1.,  0.,  0.]])
     """
+    mean, std = masked_mean_std(wav, mask, dim=1, eps=eps, keepdim=True)  # B x 1
     if mask is None:
-        mask = torch.ones_like(wav, dtype=torch.bool)
-    maskf = mask.to(wav.dtype)
-    count = maskf.sum(dim=1, keepdim=True).clamp(min=1.0)
-    mean = (wav * maskf).sum(dim=1, keepdim=True) / count
-    var = (((wav - mean) * maskf) ** 2).sum(dim=1, keepdim=True) / count
-    return torch.where(mask, (wav - mean) / torch.sqrt(var + eps), 0.0)
+        return (wav - mean) / std
+    return torch.where(mask, (wav - mean) / std, 0.0)
 
 
 def check_layers(layers: Sequence[int], num_layers: int, source=None) -> None:

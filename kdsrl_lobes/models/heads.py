@@ -7,8 +7,6 @@ Authors
 from collections.abc import Sequence
 
 import torch
-from speechbrain.lobes.models.ECAPA_TDNN import Classifier
-from speechbrain.nnet.losses import AdditiveAngularMargin, LogSoftmaxWrapper
 
 from kdsrl_lobes.models.encoder import check_layers
 from kdsrl_lobes.models.pooling import MaskedStatisticsPooling
@@ -132,9 +130,11 @@ class KWSHead(torch.nn.Module):
 
 
 class SVHead(torch.nn.Module):
-    """Speaker verification head: masked pooling, one linear layer to a speaker
-    embedding, and a cosine classifier over the training speakers trained with
-    additive angular margin softmax. Verification scores embeddings by cosine.
+    """Speaker verification head: masked pooling and one linear layer to a
+    speaker embedding; verification scores embeddings by cosine. What trains
+    it, a cosine classifier over the training speakers with additive angular
+    margin softmax, is training state and lives in the recipe's YAML
+    (``speaker_classifier`` and ``sv_cost``), as in SpeechBrain's ECAPA recipe.
 
     Arguments
     ---------
@@ -142,77 +142,40 @@ class SVHead(torch.nn.Module):
         Encoder hidden size.
     embedding_size : int
         Speaker embedding size.
-    n_speakers : int
-        Training speakers (classes of the AAM softmax).
     pooling : str
         ``"stats"`` (mean and std) or ``"mean"``.
-    margin : float
-        Additive angular margin (radians).
-    scale : float
-        Scale of the cosine logits.
 
     Example
     -------
-    >>> head = SVHead(input_size=16, embedding_size=8, n_speakers=5)
-    >>> emb, logits = head(torch.randn(4, 20, 16), torch.ones(4), classify=True)
-    >>> emb.shape, logits.shape
-    (torch.Size([4, 8]), torch.Size([4, 5]))
-    >>> head.loss(logits, torch.tensor([0, 1, 2, 3])).shape
-    torch.Size([])
+    >>> head = SVHead(input_size=16, embedding_size=8)
+    >>> head(torch.randn(4, 20, 16), torch.ones(4)).shape
+    torch.Size([4, 8])
     """
 
     def __init__(
         self,
         input_size: int = 768,
         embedding_size: int = 256,
-        n_speakers: int = 1211,
         pooling: str = "stats",
-        margin: float = 0.2,
-        scale: float = 30.0,
     ):
         super().__init__()
         if pooling not in ("stats", "mean"):
             raise ValueError(f"Expected pooling 'stats' or 'mean', found '{pooling}'")
         self.input_size = input_size
-        self.n_speakers = n_speakers
         self.pooling = MaskedStatisticsPooling(return_std=pooling == "stats")
         self.embedding = torch.nn.Linear(
             self.pooling.output_size(input_size), embedding_size
         )
-        # SpeechBrain's ECAPA classifier with no hidden block is exactly a cosine
-        # layer: normalised embedding times normalised class weights.
-        self.classifier = Classifier(
-            input_size=embedding_size, lin_blocks=0, out_neurons=n_speakers
-        )
-        self.aam = LogSoftmaxWrapper(AdditiveAngularMargin(margin=margin, scale=scale))
+
+    @property
+    def embedding_size(self) -> int:
+        """Size of the speaker embedding."""
+        return self.embedding.out_features
 
     def forward(
-        self,
-        x: torch.Tensor,
-        lengths: torch.Tensor | None = None,
-        classify: bool = False,
-    ):
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Speaker embeddings ``[batch, embedding_size]`` of features
-        ``[batch, time, input_size]``; with ``classify`` also the cosine logits
-        ``[batch, n_speakers]`` over the training speakers (computing them inside
-        ``forward`` keeps the classifier's gradients under DDP's hooks)."""
+        ``[batch, time, input_size]``."""
         _check_features(x, self.input_size, "SVHead")
-        embeddings = self.embedding(self.pooling(x, lengths))
-        if not classify:
-            return embeddings
-        return embeddings, self.cosine_logits(embeddings)
-
-    def cosine_logits(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """Cosine similarity of each embedding to each speaker ``[batch, n]``."""
-        return self.classifier(embeddings).squeeze(1)
-
-    def loss(self, cosine_logits: torch.Tensor, spk_ids: torch.Tensor) -> torch.Tensor:
-        """AAM softmax loss of cosine logits ``[batch, n_speakers]`` against
-        speaker indices ``[batch]`` (or ``[batch, 1]``)."""
-        spk_ids = spk_ids.reshape(-1)
-        if spk_ids.numel() and int(spk_ids.max()) >= self.n_speakers:
-            raise ValueError(
-                f"Speaker index {int(spk_ids.max())} out of range for a head "
-                f"over {self.n_speakers} speakers"
-            )
-        return self.aam(cosine_logits.unsqueeze(1), spk_ids.unsqueeze(1))
+        return self.embedding(self.pooling(x, lengths))

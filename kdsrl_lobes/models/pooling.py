@@ -11,7 +11,7 @@ Authors
 
 import torch
 
-from kdsrl_lobes.models.padding import length_mask
+from kdsrl_lobes.models.padding import length_mask, masked_mean, masked_mean_std
 
 
 class MaskedStatisticsPooling(torch.nn.Module):
@@ -63,14 +63,10 @@ class MaskedStatisticsPooling(torch.nn.Module):
             raise ValueError(
                 f"Expected [batch, time, dim] features, found {list(x.shape)}"
             )
-        if lengths is None:
-            mask = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
-        else:
-            mask = length_mask(lengths.to(x.device), x.shape[1]).to(x.dtype)
-        mask = mask.unsqueeze(-1)  # B x T x 1
-        count = mask.sum(dim=1)  # B x 1
-        mean = (x * mask).sum(dim=1) / count
+        mask = None
+        if lengths is not None:
+            mask = length_mask(lengths.to(x.device), x.shape[1])  # B x T
         if not self.return_std:
-            return mean
-        var = (((x - mean.unsqueeze(1)) * mask) ** 2).sum(dim=1) / count
-        return torch.cat([mean, torch.sqrt(var + self.eps)], dim=-1)
+            return masked_mean(x, mask, dim=1)
+        mean, std = masked_mean_std(x, mask, dim=1, eps=self.eps)  # B x D each
+        return torch.cat([mean, std], dim=-1)

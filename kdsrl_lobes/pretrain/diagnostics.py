@@ -3,10 +3,10 @@
 A masked frame's target can only be predicted from its context if the targets
 change slowly compared with the masked spans. HuBERT's MFCC-cluster targets
 are smooth from the first step; wav2vec 2.0 quantises its own CNN's features,
-which at random initialisation follow waveform detail and change at almost
-every 20 ms frame. `cnn_feature_similarity` measures that for any wav2vec 2.0 /
+which at random initialisation can follow waveform detail from one 20 ms frame
+to the next. `cnn_feature_similarity` measures that for any wav2vec 2.0 /
 HuBERT / WavLM model; `Wav2Vec2Pretrainer.code_statistics` adds what the
-quantiser makes of it.
+quantiser makes of it (figures: recipes/LibriSpeech/pretrain/README.md).
 
 Authors
  * kdsrl team 2026

@@ -125,8 +125,8 @@ class HubertPretrainer(_MaskedPretrainer):
         Weight of the cross-entropy on the *unmasked* frames, added to the masked
         frames' (fairseq HuBERT's ``pred_nomask_weight``; 0 in the paper).
         Unmasked targets are a local function of the input, so a positive weight
-        teaches the CNN spectral features quickly and lifts a short pre-training
-        off the long initial plateau of the masked-only loss.
+        gives the CNN a training signal before the masked prediction has one
+        (its effect on a short pre-training: recipes/LibriSpeech/pretrain/README.md).
 
     Example
     -------
@@ -226,8 +226,8 @@ class Wav2Vec2Pretrainer(_MaskedPretrainer):
         Weight of the same contrastive loss on the *unmasked* frames, added to
         the masked frames' (0 in the paper). There the context vector sees the
         features its target was quantised from, so the CNN, the quantiser and the
-        transformer get a useful gradient before the codes mean anything: it
-        lifts a short pre-training off the chance-level plateau.
+        transformer get a gradient before the codes mean anything (its effect
+        on a short pre-training: recipes/LibriSpeech/pretrain/README.md).
     cross_sample_negatives : int
         Distractors per frame drawn from the other utterances of the batch, on
         top of ``config.num_negatives`` from the same one (fairseq's option of

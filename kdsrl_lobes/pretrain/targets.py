@@ -9,8 +9,7 @@ stride (50 Hz), so each model frame takes the cluster of the MFCC frame that
 starts where it starts (every second frame for BASE's 320-sample stride).
 
 The k-means is a small torch implementation (k-means++ seeding, then Lloyd
-iterations over all frames) so that no extra dependency is needed; a few
-hundred thousand frames of 39 dimensions take seconds on a CPU.
+iterations over all frames) so that no extra dependency is needed.
 
 Authors
  * kdsrl team 2026

@@ -1,5 +1,6 @@
-"""Choosing a fixed-length crop of an utterance: random per epoch, or fixed per
-utterance (so that a cached teacher output stays valid).
+"""Reading the utterances of a prepared CSV, whole or as a fixed-length crop:
+random per epoch, or fixed per utterance (so that a cached teacher output stays
+valid). `audio_pipeline` is the one audio pipeline of every recipe.
 
 Authors
  * kdsrl team 2026
@@ -72,14 +73,23 @@ def crop_id(utt_id: str, start: int, stop: int) -> str:
     return f"{utt_id}@{start}-{stop}"
 
 
-def crop_pipeline(
-    crop_seconds: float, deterministic: bool = False, sample_rate: int = SAMPLE_RATE
+def audio_pipeline(
+    crop_seconds: float = 0.0,
+    deterministic: bool = False,
+    with_crop_id: bool = False,
+    rate_from_duration: bool = False,
+    sample_rate: int = SAMPLE_RATE,
 ):
-    """A SpeechBrain dynamic-item pipeline that reads a crop of each utterance.
+    """The SpeechBrain dynamic-item pipeline that reads each utterance (or a crop
+    of it) of a prepared CSV: the one every recipe uses.
 
-    Takes ``id`` (the CSV column ``ID``) and ``wav, start, stop``; provides ``sig`` (the
-    audio ``[time]``) and ``crop_id`` (``ID@start-stop``, the key of a cached
-    teacher output).
+    Takes ``id`` (the CSV column ``ID``), ``wav``, ``start``, ``stop`` (and
+    ``duration`` with ``rate_from_duration``); provides ``sig`` (the audio
+    ``[time]``) and, with ``with_crop_id``, ``crop_id`` (``ID@start-stop``, the key
+    of a cached teacher output). The crop is `choose_crop`'s: the whole utterance
+    when ``crop_seconds <= 0`` or the utterance is not longer than the crop, else
+    fixed by the utterance id (``deterministic``) or drawn from the ``random``
+    module (a new crop each epoch).
 
     Arguments
     ---------
@@ -87,6 +97,12 @@ def crop_pipeline(
         Crop length; ``<= 0`` reads whole utterances.
     deterministic : bool
         Same crop of an utterance in every epoch (needed by `TeacherCache`).
+    with_crop_id : bool
+        Also provide ``crop_id``.
+    rate_from_duration : bool
+        Count ``crop_seconds`` at each row's own rate, ``(stop - start) /
+        duration`` samples per second (right for files at any rate), instead of
+        at ``sample_rate``.
     sample_rate : int
         Sample rate of the audio as loaded.
 
@@ -94,17 +110,40 @@ def crop_pipeline(
     -------
     pipeline : callable
         To pass to ``DynamicItemDataset.add_dynamic_item``.
-    """
-    crop_samples = int(round(crop_seconds * sample_rate))
 
-    @sb.utils.data_pipeline.takes("id", "wav", "start", "stop")
-    @sb.utils.data_pipeline.provides("sig", "crop_id")
-    def pipeline(utt_id, wav, start, stop):
+    Example
+    -------
+    >>> import tempfile, os, numpy as np, soundfile as sf
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
+    >>> sf.write(path, np.zeros(16000), 16000)
+    >>> data = sb.dataio.dataset.DynamicItemDataset(
+    ...     {"utt1": {"wav": path, "start": 0, "stop": 16000, "duration": 1.0}}
+    ... )
+    >>> data.add_dynamic_item(audio_pipeline(0.5, True, with_crop_id=True))
+    >>> data.set_output_keys(["sig", "crop_id"])
+    >>> item = data[0]
+    >>> item["sig"].shape, item["crop_id"]
+    (torch.Size([8000]), 'utt1@6425-14425')
+    """
+    takes = ("id", "wav", "start", "stop") + (
+        ("duration",) if rate_from_duration else ()
+    )
+    provides = ("sig", "crop_id") if with_crop_id else ("sig",)
+
+    @sb.utils.data_pipeline.takes(*takes)
+    @sb.utils.data_pipeline.provides(*provides)
+    def pipeline(utt_id, wav, start, stop, duration=None):
+        start, stop = int(start), int(stop)
+        if rate_from_duration:
+            crop_samples = int(round(crop_seconds * (stop - start) / float(duration)))
+        else:
+            crop_samples = int(round(crop_seconds * sample_rate))
         begin, end = choose_crop(
-            int(start), int(stop), crop_samples, key=utt_id, deterministic=deterministic
+            start, stop, crop_samples, key=utt_id, deterministic=deterministic
         )
         yield load_audio(wav, start=begin, stop=end, sample_rate=sample_rate)
-        yield crop_id(utt_id, begin, end)
+        if with_crop_id:
+            yield crop_id(utt_id, begin, end)
 
     return pipeline
 
@@ -138,6 +177,10 @@ def crop_dataset(
     """
     data = sb.dataio.dataset.DynamicItemDataset.from_csv(csv_path)
     data = data.filtered_sorted(key_min_value={"duration": min_duration})
-    data.add_dynamic_item(crop_pipeline(crop_seconds, deterministic, sample_rate))
+    data.add_dynamic_item(
+        audio_pipeline(
+            crop_seconds, deterministic, with_crop_id=True, sample_rate=sample_rate
+        )
+    )
     data.set_output_keys(["id", "sig", "crop_id"])
     return data

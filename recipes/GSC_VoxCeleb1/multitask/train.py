@@ -24,7 +24,6 @@ import sys
 
 import speechbrain as sb
 import torch
-import torch.nn.functional as F
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
@@ -32,7 +31,6 @@ from speechbrain.utils.logger import get_logger
 from kdsrl_lobes.data import (
     GSC_CLASSES,
     find_trials,
-    load_audio,
     prepare_gsc,
     prepare_voxceleb1,
     read_trials,
@@ -48,7 +46,7 @@ from kdsrl_lobes.evaluation.metrics import (
 from kdsrl_lobes.evaluation.plotting import plot_train_log
 from kdsrl_lobes.training.brain import ScheduledBrain
 from kdsrl_lobes.training.checkpoints import attach_config_guard
-from kdsrl_lobes.training.crops import choose_crop
+from kdsrl_lobes.training.crops import audio_pipeline
 from kdsrl_lobes.training.interleave import BatchInterleaver
 from kdsrl_lobes.training.yaml_peek import peek_hparams, set_override
 
@@ -59,7 +57,8 @@ class MultiTaskBrain(ScheduledBrain):
     """Encoder + KWS head + SV head; batches are ``{task: PaddedBatch}``."""
 
     def compute_forward(self, batch, stage):
-        """Encoder -> the head of each task in the batch."""
+        """Encoder -> the head of each task in the batch: KWS logits, and for
+        SV the training classifier's cosine logits ``[batch, 1, speakers]``."""
         outputs = {}
         for task, task_batch in batch.items():
             task_batch = task_batch.to(self.device)
@@ -68,32 +67,34 @@ class MultiTaskBrain(ScheduledBrain):
             if task == "kws":
                 outputs[task] = self.modules.kws_head(feats, lens)
             else:
-                outputs[task] = self.modules.sv_head(feats, lens, classify=True)[1]
+                embeddings = self.modules.sv_head(feats, lens)
+                outputs[task] = self.modules.speaker_classifier(embeddings.unsqueeze(1))
         return outputs
 
     def compute_objectives(self, predictions, batch, stage):
-        """Weighted sum of the losses of the tasks in the batch; accuracy
-        counts outside training."""
+        """Weighted sum of the tasks' costs (``kws_cost``, ``sv_cost`` in the
+        YAML); each task's classification error outside training."""
         loss = torch.zeros((), device=self.device)
         for task, logits in predictions.items():
             task_batch = batch[task].to(self.device)
             if task == "kws":
-                targets = task_batch.command_encoded.data.reshape(-1)
-                task_loss = F.cross_entropy(logits, targets)
+                targets = task_batch.command_encoded.data.reshape(-1, 1)
+                task_loss = self.hparams.kws_cost(logits, targets.reshape(-1))
+                logits = logits.unsqueeze(1)  # B x 1 x classes
             else:
-                targets = task_batch.spk_id_encoded.data.reshape(-1)
-                sv_head = getattr(self.modules.sv_head, "module", self.modules.sv_head)
-                task_loss = sv_head.loss(logits, targets)
+                targets = task_batch.spk_id_encoded.data.reshape(-1, 1)
+                task_loss = self.hparams.sv_cost(logits, targets)
             loss = loss + self.hparams.loss_weights[task] * task_loss
             if stage != sb.Stage.TRAIN:
-                correct = (logits.argmax(dim=-1) == targets).sum()
-                self.counts[task][0] += int(correct)
-                self.counts[task][1] += len(targets)
+                self.error_metrics[task].append(task_batch.id, logits, targets)
         return loss
 
     def on_stage_start(self, stage, epoch=None):
-        """Resets the accuracy counters."""
-        self.counts = {task: [0, 0] for task in self.hparams.tasks}
+        """A classification-error tracker per task (validation and test)."""
+        if stage != sb.Stage.TRAIN:
+            self.error_metrics = {
+                task: self.hparams.error_stats() for task in self.hparams.tasks
+            }
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs, checkpoints (best = lowest summed valid error) and plots."""
@@ -102,10 +103,11 @@ class MultiTaskBrain(ScheduledBrain):
             return
         stats = {"loss": stage_loss}
         error = 0.0
-        for task, (correct, total) in self.counts.items():
-            accuracy = 100.0 * correct / max(1, total)
-            stats[f"{task}_acc"] = accuracy
-            error += 100.0 - accuracy
+        for task, metric in self.error_metrics.items():
+            # a --debug stage may end before a task's first batch: all wrong
+            task_error = 100.0 * metric.summarize("average") if metric.scores else 100.0
+            stats[f"{task}_acc"] = 100.0 - task_error
+            error += task_error
         if stage == sb.Stage.VALID:
             self.hparams.train_logger.log_stats(
                 {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]},
@@ -172,11 +174,6 @@ def kws_datasets(hparams):
     encoder.expect_len(len(GSC_CLASSES))
     hparams["label_encoder"] = encoder
 
-    @sb.utils.data_pipeline.takes("wav", "start", "stop")
-    @sb.utils.data_pipeline.provides("sig")
-    def audio(wav, start, stop):
-        return load_audio(wav, start=int(start), stop=int(stop))
-
     @sb.utils.data_pipeline.takes("command")
     @sb.utils.data_pipeline.provides("command_encoded")
     def label(command):
@@ -193,7 +190,7 @@ def kws_datasets(hparams):
             raise ValueError(
                 f"{csv} has labels outside the 12 GSC V1 classes: {unknown[:5]}"
             )
-        data.add_dynamic_item(audio)
+        data.add_dynamic_item(audio_pipeline())  # whole clips
         data.add_dynamic_item(label)
         data.set_output_keys(["id", "sig", "command_encoded"])
         datasets[split] = data
@@ -215,18 +212,6 @@ def sv_datasets(hparams):
         output_key="spk_id",
     )
     encoder.expect_len(hparams["n_speakers"])
-    crop = int(round(hparams["sv_crop_seconds"] * 16000))
-
-    def crop_pipeline(deterministic):
-        @sb.utils.data_pipeline.takes("id", "wav", "start", "stop")
-        @sb.utils.data_pipeline.provides("sig")
-        def audio(utt_id, wav, start, stop):
-            begin, end = choose_crop(
-                int(start), int(stop), crop, key=utt_id, deterministic=deterministic
-            )
-            return load_audio(wav, start=begin, stop=end)
-
-        return audio
 
     @sb.utils.data_pipeline.takes("spk_id")
     @sb.utils.data_pipeline.provides("spk_id_encoded")
@@ -238,23 +223,19 @@ def sv_datasets(hparams):
         data = sb.dataio.dataset.DynamicItemDataset.from_csv(
             os.path.join(folder, f"{split}.csv")
         )
-        data.add_dynamic_item(crop_pipeline(deterministic))
+        data.add_dynamic_item(
+            audio_pipeline(hparams["sv_crop_seconds"], deterministic=deterministic)
+        )
         data.add_dynamic_item(label)
         data.set_output_keys(["id", "sig", "spk_id_encoded"])
         datasets[split] = data
     test = sb.dataio.dataset.DynamicItemDataset.from_csv(
         os.path.join(folder, "test.csv")
     )
-    test.add_dynamic_item(_whole_audio)
+    test.add_dynamic_item(audio_pipeline())  # whole utterances
     test.set_output_keys(["id", "sig"])
     datasets["test"] = test
     return datasets
-
-
-@sb.utils.data_pipeline.takes("wav", "start", "stop")
-@sb.utils.data_pipeline.provides("sig")
-def _whole_audio(wav, start, stop):
-    return load_audio(wav, start=int(start), stop=int(stop))
 
 
 def trials_path(hparams):
@@ -338,6 +319,8 @@ def main(argv):
         encoder_dim=encoder.hidden_size,
         n_kws_classes=hparams.get("n_kws_classes"),
         n_speakers=hparams.get("n_speakers"),
+        # SV heads hold the embedding only; the AAM classifier is its own module
+        sv_classifier="speaker_classifier" if "sv" in tasks else None,
         sv_embedding_size=hparams.get("sv_embedding_size"),
         freeze_encoder=hparams["freeze_encoder"],
     )

@@ -6,11 +6,11 @@ learns, through one prediction head per target layer, to reproduce teacher
 layers 4, 8 and 12 with the L1 + cosine loss (paper section 2.2, DistilHuBERT).
 
 To run:
-    python train.py hparams/distill_hubert.yaml --data_folder=<LibriSpeech> \
+    python train.py hparams/distill.yaml --data_folder=<LibriSpeech> \
         --teacher_source=facebook/hubert-base-ls960 --output_folder=<dir>
 
 Multi-process (SpeechBrain DDP; gloo on CPU, nccl on GPU):
-    torchrun --nproc_per_node=2 train.py hparams/distill_hubert.yaml \
+    torchrun --nproc_per_node=2 train.py hparams/distill.yaml \
         --distributed_backend=gloo ...
 
 Authors

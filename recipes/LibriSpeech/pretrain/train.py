@@ -18,7 +18,6 @@ Authors
 """
 
 import os
-import random
 import sys
 
 import speechbrain as sb
@@ -31,6 +30,7 @@ from kdsrl_lobes.data import load_audio, prepare_librispeech
 from kdsrl_lobes.models.encoder import normalize_waveform
 from kdsrl_lobes.pretrain import training_features
 from kdsrl_lobes.training.brain import ScheduledBrain
+from kdsrl_lobes.training.crops import audio_pipeline
 from kdsrl_lobes.training.schedule import recipe_training_steps
 
 logger = get_logger(__name__)
@@ -116,20 +116,9 @@ def dataio_prepare(hparams):
             f"No training utterance is at least min_duration="
             f"{hparams['min_duration']} s long"
         )
-    crop_seconds = hparams["crop_seconds"]
-
-    @sb.utils.data_pipeline.takes("wav", "start", "stop", "duration")
-    @sb.utils.data_pipeline.provides("sig")
-    def audio_pipeline(wav, start, stop, duration):
-        """A random crop of ``crop_seconds`` (the whole file if shorter)."""
-        start, stop = int(start), int(stop)
-        crop = int(round(crop_seconds * (stop - start) / float(duration)))
-        if stop - start > crop:
-            start = random.randint(start, stop - crop)
-            stop = start + crop
-        return load_audio(wav, start, stop)
-
-    sb.dataio.dataset.add_dynamic_item([train_data], audio_pipeline)
+    # A random crop of crop_seconds (the whole file if shorter), new each epoch.
+    pipeline = audio_pipeline(hparams["crop_seconds"], rate_from_duration=True)
+    sb.dataio.dataset.add_dynamic_item([train_data], pipeline)
     sb.dataio.dataset.set_output_keys([train_data], ["id", "sig"])
     return train_data
 
