@@ -23,7 +23,7 @@ import sys
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
 from kdsrl_lobes.data import load_audio, prepare_librispeech
@@ -83,7 +83,13 @@ class PretrainBrain(ScheduledBrain):
         self.checkpointer.save_and_keep_only(
             meta={"loss": stage_loss, "epoch": epoch}, num_to_keep=1
         )
-        self.modules.model.save_teacher(self.hparams.teacher_folder)
+        self.save_teacher()
+
+    def save_teacher(self):
+        """Writes the teacher as a transformers directory (main process)."""
+        if if_main_process():
+            model = getattr(self.modules.model, "module", self.modules.model)
+            model.save_teacher(self.hparams.teacher_folder)
 
 
 def dataio_prepare(hparams):
@@ -159,11 +165,13 @@ def _model_input(wav):
     return normalize_waveform(wav.unsqueeze(0))[0]
 
 
-if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+def main(argv):
+    """Parses the command line, prepares data (and the k-means targets),
+    pre-trains, writes the teacher."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
-
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
@@ -192,5 +200,9 @@ if __name__ == "__main__":
         train_data,
         train_loader_kwargs=hparams["dataloader_options"],
     )
-    brain.modules.model.save_teacher(hparams["teacher_folder"])
+    brain.save_teacher()
     logger.info("Pre-trained teacher written to %s", hparams["teacher_folder"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
