@@ -11,6 +11,7 @@ maps the rest."""
 
 from kdsrl_lobes.hub.inference import MultiTaskSpeechModel
 from kdsrl_lobes.models.encoder import SSLEncoder, load_encoder
+from kdsrl_lobes.models.ensemble import EnsembleTeacher, load_ensemble_teacher
 from kdsrl_lobes.models.heads import KWSHead, PredictionHeads, SVHead
 from kdsrl_lobes.models.student import build_student, build_student_encoder
 from kdsrl_lobes.models.teacher import DEFAULT_TARGET_LAYERS, load_teacher
@@ -19,6 +20,7 @@ from kdsrl_lobes.training.losses import DistillationLoss, layer_distillation_los
 __all__ = [
     "DEFAULT_TARGET_LAYERS",
     "DistillationLoss",
+    "EnsembleTeacher",
     "KWSHead",
     "MultiTaskSpeechModel",
     "PredictionHeads",
@@ -28,5 +30,6 @@ __all__ = [
     "build_student_encoder",
     "layer_distillation_loss",
     "load_encoder",
+    "load_ensemble_teacher",
     "load_teacher",
 ]

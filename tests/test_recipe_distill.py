@@ -21,13 +21,27 @@ from .recipe_utils import (
 
 SCRIPT = recipe_path("LibriSpeech", "distill", "train.py")
 HPARAMS = recipe_path("LibriSpeech", "distill", "hparams", "distill_embedded.yaml")
+ENSEMBLE = recipe_path(
+    "LibriSpeech", "distill", "hparams", "distill_ensemble_embedded.yaml"
+)
 
 
 def _args(corpus, teacher, out, *extra):
+    return _recipe_args(HPARAMS, f"--teacher_source={teacher}", corpus, out, *extra)
+
+
+def _ensemble_args(corpus, teachers, out, aggregation, *extra):
+    sources = f"--teacher_sources=[{','.join(teachers)}]"
+    return _recipe_args(
+        ENSEMBLE, sources, corpus, out, f"--aggregation={aggregation}", *extra
+    )
+
+
+def _recipe_args(hparams, teacher_arg, corpus, out, *extra):
     return [
-        HPARAMS,
+        hparams,
         f"--data_folder={os.path.join(corpus, 'LibriSpeech')}",
-        f"--teacher_source={teacher}",
+        teacher_arg,
         f"--output_folder={out}",
         "--target_layers=[2, 4]",
         *[
@@ -155,18 +169,9 @@ def test_loss_falls_on_a_fixed_batch(quick_corpus, tiny_teacher_dir, tmp_path):
     assert losses[-1] < losses[0]
 
 
-def test_killed_run_resumes_from_intra_epoch_checkpoint(
-    quick_corpus, tiny_teacher_dir, tmp_path
-):
-    args = _args(
-        quick_corpus,
-        tiny_teacher_dir(),
-        tmp_path,
-        "--ckpt_interval_minutes=0",
-        "--ckpt_interval_steps=1",
-        "--batch_size=2",
-        "--number_of_epochs=2",
-    )
+def _kill_and_resume(args, out):
+    """Kills a run right after its first intra-epoch checkpoint, reruns it, and
+    checks that it resumed from that checkpoint and finished both epochs."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.Popen(
         [sys.executable, SCRIPT, *args],
@@ -175,7 +180,7 @@ def test_killed_run_resumes_from_intra_epoch_checkpoint(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    save = os.path.join(tmp_path, "save")
+    save = os.path.join(out, "save")
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if complete_checkpoints(save):
@@ -184,20 +189,35 @@ def test_killed_run_resumes_from_intra_epoch_checkpoint(
     assert proc.poll() is None, "run ended before an intra-epoch checkpoint"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not os.path.isdir(os.path.join(tmp_path, "student"))
+    assert not os.path.isdir(os.path.join(out, "student"))
     killed = complete_checkpoints(save)
-    with open(os.path.join(tmp_path, "log.txt")) as f:
+    with open(os.path.join(out, "log.txt")) as f:
         log_at_kill = len(f.read())
     run_recipe(SCRIPT, args)
     # the resumed run starts from a checkpoint of the killed run (the export
     # also loads the best checkpoint, so only the first load counts)
-    with open(os.path.join(tmp_path, "log.txt")) as f:
+    with open(os.path.join(out, "log.txt")) as f:
         loaded = loaded_checkpoints(f.read()[log_at_kill:])
     assert loaded and loaded[0] in killed
-    assert os.path.isfile(os.path.join(tmp_path, "student", "model.safetensors"))
-    with open(os.path.join(tmp_path, "train_log.txt")) as f:
+    assert os.path.isfile(os.path.join(out, "student", "model.safetensors"))
+    with open(os.path.join(out, "train_log.txt")) as f:
         epochs = [line.split(",")[0] for line in f]
     assert epochs == ["epoch: 1", "epoch: 2"]
+
+
+KILL_OPTIONS = (
+    "--ckpt_interval_minutes=0",
+    "--ckpt_interval_steps=1",
+    "--batch_size=2",
+    "--number_of_epochs=2",
+)
+
+
+def test_killed_run_resumes_from_intra_epoch_checkpoint(
+    quick_corpus, tiny_teacher_dir, tmp_path
+):
+    args = _args(quick_corpus, tiny_teacher_dir(), tmp_path, *KILL_OPTIONS)
+    _kill_and_resume(args, tmp_path)
 
 
 def test_ddp_with_two_processes(quick_corpus, tiny_teacher_dir, tmp_path):
@@ -220,3 +240,88 @@ def test_debug_runs_two_short_epochs(quick_corpus, tiny_teacher_dir, tmp_path):
     assert [line.split(",")[0] for line in log] == ["epoch: 1", "epoch: 2"]
     model = transformers.AutoModel.from_pretrained(tmp_path / "student")
     assert model.config.num_hidden_layers == 2
+
+
+ENSEMBLE_ARCHS = ("hubert", "wavlm")
+
+
+@pytest.mark.parametrize(
+    "aggregation, targets, dim, init, student_class",
+    [
+        ("average", ["layer2", "layer4"], 16, "0", "HubertModel"),
+        ("concat", ["layer2", "layer4"], 32, "1", "WavLMModel"),
+        (
+            "per_teacher",
+            ["t0_layer2", "t0_layer4", "t1_layer2", "t1_layer4"],
+            16,
+            "wavlm",
+            "WavLMModel",
+        ),
+    ],
+)
+def test_ensemble_debug_per_aggregation(
+    aggregation,
+    targets,
+    dim,
+    init,
+    student_class,
+    quick_corpus,
+    tiny_teacher_dir,
+    tmp_path,
+):
+    teachers = [tiny_teacher_dir(arch) for arch in ENSEMBLE_ARCHS]
+    args = _ensemble_args(
+        quick_corpus, teachers, tmp_path, aggregation, f"--init_teacher={init}"
+    )
+    run_recipe(SCRIPT, [*args, "--debug"])
+    log = (tmp_path / "train_log.txt").read_text()
+    assert [line.split(",")[0] for line in log.splitlines()] == ["epoch: 1"]
+    logged = {
+        part.split(":")[0].removeprefix("valid l1_")
+        for part in log.split(", ")
+        if part.startswith("valid l1_")
+    }
+    assert logged == set(targets)  # one L1 (and cosine) term per target
+    assert os.path.getsize(tmp_path / "distill_curves.png") > 1000
+    model = transformers.AutoModel.from_pretrained(tmp_path / "student")
+    assert type(model).__name__ == student_class
+    assert model.config.num_hidden_layers == 2
+    cached = sorted((tmp_path / "teacher_cache").glob("*/*.pt"))
+    item = torch.load(cached[0], weights_only=True)
+    assert item.shape[0] == len(targets) and item.shape[2] == dim
+
+
+@pytest.fixture(scope="module")
+def ensemble_distilled(quick_corpus, tiny_teacher_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("distill_ensemble")
+    teachers = [tiny_teacher_dir(arch) for arch in ENSEMBLE_ARCHS]
+    run_recipe(SCRIPT, _ensemble_args(quick_corpus, teachers, out, "average"))
+    return str(out)
+
+
+@pytest.mark.parametrize(
+    "order, aggregation, differs",
+    [
+        (ENSEMBLE_ARCHS[::-1], "average", "teacher_sources: checkpoint"),
+        (ENSEMBLE_ARCHS, "per_teacher", "aggregation: checkpoint 'average', now"),
+        (ENSEMBLE_ARCHS[:1], "concat", "teacher_sources: checkpoint"),
+    ],
+)
+def test_checkpoint_from_another_ensemble_is_refused(
+    order, aggregation, differs, ensemble_distilled, quick_corpus, tiny_teacher_dir
+):
+    assert complete_checkpoints(os.path.join(ensemble_distilled, "save"))
+    teachers = [tiny_teacher_dir(arch) for arch in order]
+    args = _ensemble_args(quick_corpus, teachers, ensemble_distilled, aggregation)
+    result = run_recipe(SCRIPT, args, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "written with another configuration" in output and differs in output
+
+
+def test_ensemble_killed_run_resumes(quick_corpus, tiny_teacher_dir, tmp_path):
+    teachers = [tiny_teacher_dir(arch) for arch in ENSEMBLE_ARCHS]
+    args = _ensemble_args(
+        quick_corpus, teachers, tmp_path, "per_teacher", *KILL_OPTIONS
+    )
+    _kill_and_resume(args, tmp_path)

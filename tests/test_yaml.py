@@ -18,6 +18,7 @@ def _overrides(path, text, tiny_dir, tmp_path):
     folders, and layer indices that the 4-layer tiny teacher has."""
     candidates = {
         "teacher_source": tiny_dir,
+        "teacher_sources": [tiny_dir, tiny_dir],
         "encoder_source": tiny_dir,
         "target_layers": [2, 4],
         "data_folder": str(tmp_path / "data"),
@@ -68,6 +69,35 @@ def test_distillation_wires_teacher_student_heads(
     assert preds.shape == targets.shape and torch.isfinite(loss)
     assert set(terms) == {"l1_layer2", "cos_layer2", "l1_layer4", "cos_layer4"}
     assert hp["student"].num_layers == 2
+
+
+@pytest.mark.parametrize(
+    "name", ["distill_ensemble.yaml", "distill_ensemble_embedded.yaml"]
+)
+@pytest.mark.parametrize(
+    "aggregation, n_targets, dim",
+    [("average", 2, 16), ("concat", 2, 32), ("per_teacher", 4, 16)],
+)
+def test_ensemble_distillation_wires_one_head_per_target(
+    name, aggregation, n_targets, dim, tiny_teacher_dir, tmp_path
+):
+    overrides = {
+        "teacher_sources": [tiny_teacher_dir("hubert"), tiny_teacher_dir("wavlm")],
+        "target_layers": [2, 4],
+        "aggregation": aggregation,
+        "init_teacher": "wavlm",
+        "data_folder": str(tmp_path / "data"),
+        "output_folder": str(tmp_path / "out"),
+    }
+    with open(os.path.join(DISTILL_HPARAMS, name)) as f:
+        hp = load_hyperpyyaml(f, overrides)
+    wav = torch.randn(2, 16000)
+    targets = hp["teacher"](wav)
+    preds = hp["prediction_heads"](hp["student"](wav))
+    assert preds.shape == targets.shape == (2, n_targets, 49, dim)
+    loss, terms = hp["distillation_loss"](preds, targets)
+    assert torch.isfinite(loss) and len(terms) == 2 * n_targets
+    assert type(hp["student"].model).__name__ == "WavLMModel"
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: os.path.relpath(p, ROOT))

@@ -23,7 +23,10 @@ def _check_features(x: torch.Tensor, input_size: int, name: str) -> None:
 
 class PredictionHeads(torch.nn.Module):
     """One head per target teacher layer, mapping the student's last hidden state
-    to the teacher's hidden size (DistilHuBERT). Discarded after distillation.
+    to the teacher's hidden size (DistilHuBERT), or, for an ensemble of teachers,
+    one head per target the teacher returns (its ``target_names``: one per
+    teacher and layer under multiple prediction heads). Discarded after
+    distillation.
 
     Arguments
     ---------
@@ -35,12 +38,20 @@ class PredictionHeads(torch.nn.Module):
         Teacher ``hidden_states`` indices predicted, one head each.
     hidden_size : int
         0 for a linear head; otherwise Linear-GELU-Linear with this inner size.
+    target_names : sequence of str, optional
+        One name per target, in the order of the teacher's second axis (an
+        `EnsembleTeacher`'s ``target_names``); ``None``: ``layer<l>`` for each
+        of ``target_layers``.
 
     Example
     -------
     >>> heads = PredictionHeads(input_size=16, output_size=24, target_layers=[4, 8])
     >>> heads(torch.randn(2, 10, 16)).shape
     torch.Size([2, 2, 10, 24])
+    >>> names = ["t0_layer4", "t0_layer8", "t1_layer4", "t1_layer8"]
+    >>> PredictionHeads(16, 24, [4, 8], target_names=names)(
+    ...     torch.randn(2, 10, 16)).shape
+    torch.Size([2, 4, 10, 24])
     """
 
     def __init__(
@@ -49,6 +60,7 @@ class PredictionHeads(torch.nn.Module):
         output_size: int = 768,
         target_layers: Sequence[int] = DEFAULT_TARGET_LAYERS,
         hidden_size: int = 0,
+        target_names: Sequence[str] | None = None,
     ):
         super().__init__()
         self.input_size = input_size
@@ -56,6 +68,7 @@ class PredictionHeads(torch.nn.Module):
         self.target_layers = [int(i) for i in target_layers]
         if not self.target_layers:
             raise ValueError("Expected at least one target layer, found none")
+        self.target_names = target_names_of(self.target_layers, target_names)
 
         def head():
             if hidden_size <= 0:
@@ -66,12 +79,25 @@ class PredictionHeads(torch.nn.Module):
                 torch.nn.Linear(hidden_size, output_size),
             )
 
-        self.heads = torch.nn.ModuleList(head() for _ in self.target_layers)
+        self.heads = torch.nn.ModuleList(head() for _ in self.target_names)
 
-    def check_teacher(self, num_layers: int, hidden_size: int, name="teacher"):
+    def check_teacher(
+        self,
+        num_layers: int,
+        hidden_size: int,
+        name="teacher",
+        target_names: Sequence[str] | None = None,
+    ):
         """Raises a ValueError, before any training, if the teacher lacks a
-        target layer or its hidden size differs from the heads' output size."""
+        target layer, its hidden size differs from the heads' output size, or
+        (given its ``target_names``) it returns other targets than the heads
+        predict."""
         check_layers(self.target_layers, num_layers, f"the {name}")
+        if target_names is not None and list(target_names) != self.target_names:
+            raise ValueError(
+                f"Prediction heads predict {self.target_names} but the {name} "
+                f"returns {list(target_names)}"
+            )
         if hidden_size != self.output_size:
             raise ValueError(
                 f"Prediction heads output {self.output_size} features but the "
@@ -89,10 +115,29 @@ class PredictionHeads(torch.nn.Module):
         Returns
         -------
         preds : torch.Tensor
-            ``[batch, layers, time, output_size]``.
+            ``[batch, len(target_names), time, output_size]``.
         """
         _check_features(x, self.input_size, "PredictionHeads")
         return torch.stack([head(x) for head in self.heads], dim=1)
+
+
+def target_names_of(
+    target_layers: Sequence[int], target_names: Sequence[str] | None = None
+) -> list:
+    """The names of the distillation targets: ``target_names`` as given, or
+    ``layer<l>`` for each target layer (a single teacher's targets).
+
+    Example
+    -------
+    >>> target_names_of([4, 8])
+    ['layer4', 'layer8']
+    """
+    if target_names is None:
+        return [f"layer{int(layer)}" for layer in target_layers]
+    names = [str(name) for name in target_names]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"Expected distinct target names, found {names}")
+    return names
 
 
 class KWSHead(torch.nn.Module):

@@ -9,6 +9,7 @@ import copy
 import transformers
 
 from kdsrl_lobes.models.encoder import SSLEncoder
+from kdsrl_lobes.models.ensemble import EnsembleTeacher
 
 
 def build_student(
@@ -82,9 +83,29 @@ def build_student(
     return student
 
 
-def build_student_encoder(teacher: SSLEncoder, num_layers: int = 2) -> SSLEncoder:
+def build_student_encoder(
+    teacher: SSLEncoder | EnsembleTeacher,
+    num_layers: int = 2,
+    init_teacher: int | str | None = None,
+) -> SSLEncoder:
     """`build_student` wrapped as a trainable `SSLEncoder` that preprocesses audio
     exactly as the teacher does (normalisation, attention mask).
+
+    Arguments
+    ---------
+    teacher : SSLEncoder or EnsembleTeacher
+        The teacher; of an ensemble, the member ``init_teacher`` initialises
+        the student (its class, weights and preprocessing).
+    num_layers : int
+        Transformer layers the student keeps.
+    init_teacher : int or str, optional
+        Index, source or unique model type of an ensemble's member (``None``:
+        the first); only for an `EnsembleTeacher`.
+
+    Returns
+    -------
+    student : SSLEncoder
+        Trainable, returning the last hidden state.
 
     Example
     -------
@@ -95,7 +116,19 @@ def build_student_encoder(teacher: SSLEncoder, num_layers: int = 2) -> SSLEncode
     >>> student = build_student_encoder(teacher)
     >>> student(torch.randn(2, 16000)).shape
     torch.Size([2, 49, 16])
+    >>> wavlm = SSLEncoder(transformers.WavLMModel(speech_config("wavlm", "tiny")),
+    ...                    layers=[4], freeze=True)
+    >>> ensemble = EnsembleTeacher([teacher, wavlm], "concat")
+    >>> type(build_student_encoder(ensemble, init_teacher="wavlm").model).__name__
+    'WavLMModel'
     """
+    if isinstance(teacher, EnsembleTeacher):
+        teacher = teacher.member(0 if init_teacher is None else init_teacher)
+    elif init_teacher is not None:
+        raise ValueError(
+            f"init_teacher chooses a member of an EnsembleTeacher, found "
+            f"init_teacher={init_teacher!r} with a single {type(teacher).__name__}"
+        )
     return SSLEncoder(
         build_student(teacher, num_layers=num_layers),
         normalize_waveform=teacher.normalize_waveform,

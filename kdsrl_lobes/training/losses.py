@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from kdsrl_lobes.models.heads import target_names_of
 from kdsrl_lobes.models.padding import length_mask, masked_mean
 from kdsrl_lobes.models.teacher import DEFAULT_TARGET_LAYERS
 
@@ -72,14 +73,17 @@ def layer_distillation_loss(
 
 
 class DistillationLoss(torch.nn.Module):
-    """Sums `layer_distillation_loss` over the target layers and reports each
-    layer's L1 and cosine terms for logging.
+    """Sums `layer_distillation_loss` over the targets and reports each target's
+    L1 and cosine terms for logging.
 
     Arguments
     ---------
     target_layers : sequence of int
         Teacher ``hidden_states`` indices, in the order of the second axis of the
         predictions and targets (used to name the logged terms).
+    target_names : sequence of str, optional
+        One name per target instead (an `EnsembleTeacher`'s ``target_names``,
+        e.g. ``t1_layer4``): the terms are then ``l1_<name>`` and ``cos_<name>``.
 
     Example
     -------
@@ -89,18 +93,24 @@ class DistillationLoss(torch.nn.Module):
     ['cos_layer4', 'cos_layer8', 'l1_layer4', 'l1_layer8']
     >>> total.shape
     torch.Size([])
+    >>> DistillationLoss([4], target_names=["t0_layer4", "t1_layer4"]).term_names()
+    ['l1_t0_layer4', 'cos_t0_layer4', 'l1_t1_layer4', 'cos_t1_layer4']
     """
 
-    def __init__(self, target_layers: Sequence[int] = DEFAULT_TARGET_LAYERS):
+    def __init__(
+        self,
+        target_layers: Sequence[int] = DEFAULT_TARGET_LAYERS,
+        target_names: Sequence[str] | None = None,
+    ):
         super().__init__()
         self.target_layers = [int(i) for i in target_layers]
+        self.named_targets = target_names is not None
+        self.target_names = target_names_of(self.target_layers, target_names)
 
     def term_names(self) -> list:
         """Names of the logged terms without the stage prefix."""
         return [
-            f"{kind}_layer{layer}"
-            for layer in self.target_layers
-            for kind in ("l1", "cos")
+            f"{kind}_{name}" for name in self.target_names for kind in ("l1", "cos")
         ]
 
     def forward(
@@ -114,24 +124,30 @@ class DistillationLoss(torch.nn.Module):
         Arguments
         ---------
         preds : torch.Tensor
-            ``[batch, layers, time, dim]`` from the prediction heads.
+            ``[batch, targets, time, dim]`` from the prediction heads.
         targets : torch.Tensor
-            ``[batch, layers, time, dim]`` from the teacher.
+            ``[batch, targets, time, dim]`` from the teacher.
         lengths : torch.Tensor, optional
             Relative lengths ``[batch]``.
 
         Returns
         -------
         total : torch.Tensor
-            Sum over layers of L1 + cosine terms.
+            Sum over targets of L1 + cosine terms.
         terms : dict
-            ``l1_layer<i>`` and ``cos_layer<i>`` for each target layer (detached).
+            ``l1_<name>`` and ``cos_<name>`` for each target (``l1_layer<i>``
+            for a single teacher's layer ``i``), detached.
         """
-        expected = len(self.target_layers)
+        expected = len(self.target_names)
         if preds.dim() != 4 or preds.shape[1] != expected:
+            which = (
+                f"targets {self.target_names}"
+                if self.named_targets
+                else f"layers {self.target_layers}"
+            )
             raise ValueError(
-                f"Expected predictions [batch, {expected}, time, dim] for layers "
-                f"{self.target_layers}, found {list(preds.shape)}"
+                f"Expected predictions [batch, {expected}, time, dim] for {which}, "
+                f"found {list(preds.shape)}"
             )
         if preds.shape != targets.shape:
             raise ValueError(
@@ -141,9 +157,9 @@ class DistillationLoss(torch.nn.Module):
             )
         total = preds.new_zeros(())
         terms = {}
-        for k, layer in enumerate(self.target_layers):
+        for k, name in enumerate(self.target_names):
             l1, cos = layer_distillation_terms(preds[:, k], targets[:, k], lengths)
             total = total + l1 + cos
-            terms[f"l1_layer{layer}"] = l1.detach()
-            terms[f"cos_layer{layer}"] = cos.detach()
+            terms[f"l1_{name}"] = l1.detach()
+            terms[f"cos_{name}"] = cos.detach()
         return total, terms

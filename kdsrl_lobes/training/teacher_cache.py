@@ -1,4 +1,4 @@
-"""Disk cache of a frozen teacher's target layers, per utterance crop.
+"""Disk cache of a frozen teacher's (or ensemble's) targets, per utterance crop.
 
 On a small corpus distilled for many epochs the teacher forward pass is most of
 the cost of a step. With fixed crops (`kdsrl_lobes.training.crops.choose_crop` with
@@ -20,14 +20,16 @@ import torch
 from speechbrain.utils.logger import get_logger
 
 from kdsrl_lobes.models.encoder import SSLEncoder
+from kdsrl_lobes.models.ensemble import EnsembleTeacher
 
 logger = get_logger(__name__)
 
 
-def teacher_fingerprint(teacher: SSLEncoder) -> str:
+def teacher_fingerprint(teacher: SSLEncoder | EnsembleTeacher) -> str:
     """A hash of the teacher's config, selected layers, preprocessing and
     weights (every tensor's name, dtype, shape and bytes): a cache made by
-    another teacher is never read.
+    another teacher is never read. An ensemble's covers every member's
+    fingerprint, in teacher order, and the aggregation.
 
     Example
     -------
@@ -36,7 +38,15 @@ def teacher_fingerprint(teacher: SSLEncoder) -> str:
     >>> b = SSLEncoder(random_speech_model("hubert", "tiny", seed=1), layers=[2])
     >>> teacher_fingerprint(a) == teacher_fingerprint(b)
     False
+    >>> a.freeze = b.freeze = True
+    >>> ab, ba = EnsembleTeacher([a, b]), EnsembleTeacher([b, a])
+    >>> teacher_fingerprint(ab) == teacher_fingerprint(ba)
+    False
     """
+    if isinstance(teacher, EnsembleTeacher):
+        members = [teacher_fingerprint(member) for member in teacher.teachers]
+        digest = hashlib.sha1(repr(("ensemble", teacher.aggregation, members)).encode())
+        return digest.hexdigest()[:16]
     digest = hashlib.sha1()
     digest.update(teacher.model.config.to_json_string().encode())
     digest.update(
@@ -57,8 +67,9 @@ class TeacherCache:
 
     Arguments
     ---------
-    teacher : SSLEncoder
-        Frozen teacher with ``layers`` set.
+    teacher : SSLEncoder or EnsembleTeacher
+        Frozen teacher with ``layers`` set, or an ensemble of them (its
+        aggregated targets are stored).
     cache_dir : str
         Folder for the cache; a sub-folder per teacher fingerprint is used.
 
@@ -76,7 +87,7 @@ class TeacherCache:
     (torch.Size([2, 2, 49, 16]), 2, 2)
     """
 
-    def __init__(self, teacher: SSLEncoder, cache_dir: str):
+    def __init__(self, teacher: SSLEncoder | EnsembleTeacher, cache_dir: str):
         if teacher.layers is None:
             raise ValueError("TeacherCache needs a teacher with target layers set")
         self.teacher = teacher
@@ -92,7 +103,7 @@ class TeacherCache:
     def __call__(
         self, wav: torch.Tensor, wav_lens: torch.Tensor, keys: Sequence[str]
     ) -> torch.Tensor:
-        """Targets ``[batch, layers, frames, hidden]`` (float32) for the batch;
+        """Targets ``[batch, targets, frames, hidden]`` (float32) for the batch;
         ``keys`` name each crop (utterance id and sample range)."""
         if len(keys) != wav.shape[0]:
             raise ValueError(
@@ -105,7 +116,7 @@ class TeacherCache:
             items = [torch.load(p, weights_only=True) for p in paths]
         else:
             self.misses += len(paths)
-            targets = self.teacher(wav, wav_lens)  # B x L x T x D
+            targets = self.teacher(wav, wav_lens)  # B x targets x T x D
             if wav_lens is None:
                 wav_lens = torch.ones(wav.shape[0])
             abs_lens = torch.round(wav_lens.cpu() * wav.shape[1]).long()
@@ -121,8 +132,8 @@ class TeacherCache:
         return self._collate(items, wav)
 
     def _collate(self, items, wav):
-        """Stored ``[layers, frames_b, hidden]`` fp16 items -> zero-padded
-        ``[batch, layers, frames, hidden]`` float32 on ``wav``'s device."""
+        """Stored ``[targets, frames_b, hidden]`` fp16 items -> zero-padded
+        ``[batch, targets, frames, hidden]`` float32 on ``wav``'s device."""
         total = int(self.teacher.num_frames(torch.tensor(wav.shape[1])))
         out = items[0].new_zeros(
             (len(items), items[0].shape[0], total, items[0].shape[2])

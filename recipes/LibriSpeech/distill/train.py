@@ -4,10 +4,16 @@
 The student keeps the teacher's CNN and first transformer layers (copied) and
 learns, through one prediction head per target layer, to reproduce teacher
 layers 4, 8 and 12 with the L1 + cosine loss (paper section 2.2, DistilHuBERT).
+With an ensemble of teachers (`kdsrl_lobes.EnsembleTeacher`, Huang et al. 2023)
+the targets are the teachers' layers averaged, concatenated, or one per teacher
+and layer; the student is initialised from one of them (``init_teacher``).
 
 To run:
     python train.py hparams/distill.yaml --data_folder=<LibriSpeech> \
         --teacher_source=facebook/hubert-base-ls960 --output_folder=<dir>
+    python train.py hparams/distill_ensemble.yaml --data_folder=<LibriSpeech> \
+        --teacher_sources=[facebook/hubert-base-ls960,microsoft/wavlm-base-plus] \
+        --aggregation=average --output_folder=<dir>
 
 Multi-process (SpeechBrain DDP; gloo on CPU, nccl on GPU):
     torchrun --nproc_per_node=2 train.py hparams/distill.yaml \
@@ -27,6 +33,7 @@ from speechbrain.utils.logger import get_logger
 
 from kdsrl_lobes.data import prepare_librispeech
 from kdsrl_lobes.evaluation.plotting import plot_train_log
+from kdsrl_lobes.models.ensemble import EnsembleTeacher
 from kdsrl_lobes.training.brain import ScheduledBrain
 from kdsrl_lobes.training.checkpoints import attach_config_guard
 from kdsrl_lobes.training.crops import crop_dataset
@@ -50,7 +57,7 @@ class DistillBrain(ScheduledBrain):
         super().on_fit_start()
 
     def teacher_targets(self, wavs, lens, crop_ids):
-        """``[batch, layers, frames, dim]`` from the cache or the teacher."""
+        """``[batch, targets, frames, dim]`` from the cache or the teacher."""
         if self.cache is not None:
             return self.cache(wavs, lens, crop_ids)
         return self.hparams.teacher(wavs, lens)
@@ -64,8 +71,8 @@ class DistillBrain(ScheduledBrain):
         return preds, targets
 
     def compute_objectives(self, predictions, batch, stage):
-        """Sum over target layers of L1 + cosine; per-layer terms are averaged
-        over the stage for the log."""
+        """Sum over targets of L1 + cosine; per-target terms are averaged over
+        the stage for the log."""
         preds, targets = predictions
         _, lens = batch.sig
         loss, terms = self.hparams.distillation_loss(preds, targets, lens)
@@ -142,14 +149,46 @@ def dataio_prepare(hparams):
 def check_setup(hparams):
     """Fails before any training when heads, teacher and student disagree."""
     teacher, student = hparams["teacher"], hparams["student"]
+    if isinstance(teacher, EnsembleTeacher):
+        name, names = f"ensemble {teacher.sources}", teacher.target_names
+    else:
+        name, names = f"teacher {hparams['teacher_source']}", None
     hparams["prediction_heads"].check_teacher(
-        teacher.num_layers, teacher.hidden_size, f"teacher {hparams['teacher_source']}"
+        teacher.num_layers, teacher.hidden_size, name, names
     )
     if hparams["prediction_heads"].input_size != student.hidden_size:
         raise ValueError(
             f"Prediction heads take {hparams['prediction_heads'].input_size} "
             f"features but the student's hidden size is {student.hidden_size}"
         )
+
+
+def guarded_config(hparams):
+    """The settings a checkpoint must agree with: the teacher (an ensemble's
+    sources in order, their types, the aggregation and the initialising
+    member), the target layers, the student and the heads."""
+    teacher = hparams["teacher"]
+    config = {
+        "target_layers": hparams["target_layers"],
+        "student_layers": hparams["student_layers"],
+        "prediction_head_hidden": hparams["prediction_head_hidden"],
+    }
+    if not isinstance(teacher, EnsembleTeacher):
+        return dict(
+            config,
+            teacher_type=teacher.model.config.model_type,
+            teacher_layers=teacher.num_layers,
+            teacher_hidden=teacher.hidden_size,
+        )
+    return dict(
+        config,
+        teacher_sources=teacher.sources,
+        teacher_types=teacher.model_types,
+        teacher_layers=[member.num_layers for member in teacher.teachers],
+        teacher_hidden=teacher.hidden_size,
+        aggregation=teacher.aggregation,
+        init_teacher=teacher.index(hparams["init_teacher"]),
+    )
 
 
 def main(argv):
@@ -173,16 +212,7 @@ def main(argv):
         },
     )
     datasets = dataio_prepare(hparams)
-    teacher = hparams["teacher"]
-    attach_config_guard(
-        hparams["checkpointer"],
-        teacher_type=teacher.model.config.model_type,
-        teacher_layers=teacher.num_layers,
-        teacher_hidden=teacher.hidden_size,
-        target_layers=hparams["target_layers"],
-        student_layers=hparams["student_layers"],
-        prediction_head_hidden=hparams["prediction_head_hidden"],
-    )
+    attach_config_guard(hparams["checkpointer"], **guarded_config(hparams))
     brain = DistillBrain(
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],
