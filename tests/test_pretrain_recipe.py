@@ -29,6 +29,8 @@ TINY = dict(
 )
 TINY_OBJECTIVE = {
     "hubert": dict(num_clusters=8, final_dim=8),
+    "wavlm": dict(num_clusters=8, final_dim=8, mix_prob=1.0),
+    "robust_hubert": dict(num_clusters=8, final_dim=8),
     "wav2vec2": dict(
         num_negatives=10,
         codevector_dim=16,  # the default's 16 groups, 1 dimension each
@@ -95,7 +97,11 @@ def _log_lines(output):
         return f.read().splitlines()
 
 
-@pytest.mark.parametrize("objective", ["hubert", "wav2vec2"])
+MODEL_TYPE = {"robust_hubert": "hubert"}  # the other YAMLs are named after it
+CLUSTER_OBJECTIVES = ("hubert", "wavlm", "robust_hubert")
+
+
+@pytest.mark.parametrize("objective", [*CLUSTER_OBJECTIVES, "wav2vec2"])
 def test_recipe_writes_a_loadable_teacher_and_resumes(objective, corpus, tmp_path):
     out = str(tmp_path / objective)
     run_recipe(objective, corpus, out)
@@ -106,21 +112,21 @@ def test_recipe_writes_a_loadable_teacher_and_resumes(objective, corpus, tmp_pat
     loss = float(lines[0].split("train loss: ")[1].split(",")[0])
     assert np.isfinite(loss)
     model = transformers.AutoModel.from_pretrained(os.path.join(out, "teacher"))
-    assert model.config.model_type == objective
+    assert model.config.model_type == MODEL_TYPE.get(objective, objective)
     # wav2vec2.yaml's CNN biases reach the teacher (and so its students)
     assert model.config.conv_bias == (objective == "wav2vec2")
     teacher = load_teacher(os.path.join(out, "teacher"), layers=[1, 2])
     assert teacher(torch.randn(1, 8000)).shape[:2] == (1, 2)
 
     codebook = os.path.join(out, "save", "kmeans_codebook.pt")
-    stamp = os.path.getmtime(codebook) if objective == "hubert" else None
+    stamp = os.path.getmtime(codebook) if objective in CLUSTER_OBJECTIVES else None
     # resume: the first epoch is not redone, the codebook is not recomputed
     run_recipe(objective, corpus, out, number_of_epochs=2)
     lines = _log_lines(out)
     assert [line.split(",")[0] for line in lines] == ["epoch: 1", "epoch: 2"]
     steps = [int(line.split("steps: ")[1].split(" ")[0]) for line in lines]
     assert steps == [3, 6]  # 6 utterances, batches of 2, optimiser steps go on
-    if objective == "hubert":
+    if objective in CLUSTER_OBJECTIVES:
         assert os.path.getmtime(codebook) == stamp
     else:  # the codebook benchmark reads the run's latest checkpoint
         clips = ["--split", "train-clean-100", "--utterances", "2", "--seconds", "1.0"]
@@ -140,7 +146,7 @@ def test_recipe_writes_a_loadable_teacher_and_resumes(objective, corpus, tmp_pat
             )
 
 
-@pytest.mark.parametrize("objective", ["hubert", "wav2vec2"])
+@pytest.mark.parametrize("objective", [*CLUSTER_OBJECTIVES, "wav2vec2"])
 def test_debug_runs_two_short_epochs(objective, corpus, tmp_path):
     out = str(tmp_path / objective)
     run_recipe(objective, corpus, out, "--debug", batch_size=1, number_of_epochs=3)

@@ -1,213 +1,22 @@
-"""The two pre-training objectives as lobes: ``forward(wav, wav_lens)`` returns the
-loss and its statistics, so the recipe's Brain stays thin and the objectives can
-be tested on a fixed batch.
-
-* `HubertPretrainer`: ``HubertModel`` + HuBERT's prediction head (a projection to
-  ``final_dim`` and cosine similarity, over temperature 0.1, to one learnable
-  embedding per cluster); cross-entropy on the masked frames against
-  `ClusterTargets`' k-means labels.
-* `Wav2Vec2Pretrainer`: ``Wav2Vec2ForPreTraining``'s contrastive loss over
-  quantised targets with sampled distractors plus the diversity loss, with the
-  Gumbel temperature annealed per update as in the paper (2 -> 0.5).
-
-Both normalise each waveform (zero mean, unit variance over its valid samples)
-and record that in the saved teacher's preprocessor_config.json.
+"""wav2vec 2.0's objective as a lobe: ``Wav2Vec2ForPreTraining``'s contrastive
+loss over quantised targets with sampled distractors plus the diversity loss,
+with the Gumbel temperature annealed per update as in the paper (2 -> 0.5).
 
 Authors
  * kdsrl team 2026
 """
 
-import copy
-
 import torch
 import transformers
 
 from kdsrl_lobes.models.configs import speech_config
-from kdsrl_lobes.models.encoder import SSLEncoder, normalize_waveform
-from kdsrl_lobes.models.padding import length_mask
+from kdsrl_lobes.pretrain.base import MaskedPretrainer
 from kdsrl_lobes.pretrain.diagnostics import adjacent_similarity, cnn_features
-from kdsrl_lobes.pretrain.masking import sample_negatives, span_mask
-from kdsrl_lobes.pretrain.targets import IGNORE_INDEX, ClusterTargets
+from kdsrl_lobes.pretrain.masking import sample_negatives
 from kdsrl_lobes.pretrain.views import ChannelViews
 
 
-class _MaskedPretrainer(torch.nn.Module):
-    """Shared preprocessing: padding, normalisation, frame masks, span masks."""
-
-    def __init__(self, mask_prob, mask_length, min_masks, normalize, unmasked_weight):
-        super().__init__()
-        self.mask_prob = mask_prob
-        self.mask_length = mask_length
-        self.min_masks = min_masks
-        self.normalize = normalize
-        if unmasked_weight < 0:
-            raise ValueError(f"unmasked_weight must be >= 0, found {unmasked_weight}")
-        self.unmasked_weight = unmasked_weight
-
-    @property
-    def encoder(self) -> transformers.PreTrainedModel:
-        """The bare ``HubertModel`` / ``Wav2Vec2Model`` being pre-trained."""
-        raise NotImplementedError
-
-    @property
-    def frame_stride(self) -> int:
-        """Total stride of the CNN in samples (320 for BASE)."""
-        stride = 1
-        for s in self.encoder.config.conv_stride:
-            stride *= s
-        return stride
-
-    def model_input(self, wav: torch.Tensor, wav_lens: torch.Tensor | None):
-        """The model input ``[batch, time]`` (padding zeroed, normalised as
-        configured) and the valid-sample mask ``[batch, time]``."""
-        if wav.dim() != 2:
-            raise ValueError(f"Expected [batch, time] audio, found {list(wav.shape)}")
-        if wav_lens is None:
-            wav_lens = torch.ones(wav.shape[0], device=wav.device)
-        sample_mask = length_mask(wav_lens.to(wav.device), wav.shape[1])
-        wav = wav * sample_mask
-        if self.normalize:
-            wav = normalize_waveform(wav, sample_mask)
-        return wav, sample_mask
-
-    def prepare(self, wav: torch.Tensor, wav_lens: torch.Tensor | None):
-        """Returns the model input ``[batch, time]``, the valid-frame mask
-        ``[batch, frames]`` and the span mask ``[batch, frames]``."""
-        wav, sample_mask = self.model_input(wav, wav_lens)
-        get_len = self.encoder._get_feat_extract_output_lengths
-        num_frames = int(get_len(torch.tensor(wav.shape[1])))
-        if num_frames < 1:
-            raise ValueError(
-                f"Audio of {wav.shape[1]} samples is shorter than one frame of the "
-                "model's CNN"
-            )
-        valid = get_len(sample_mask.sum(dim=1)).clamp(min=1)  # B
-        frame_mask = torch.arange(num_frames, device=wav.device) < valid[:, None]
-        time_mask = span_mask(
-            frame_mask, self.mask_prob, self.mask_length, self.min_masks
-        )
-        return wav, frame_mask, time_mask
-
-    def on_optimizer_step(self) -> None:
-        """Called by the recipe after each optimiser step (not each forward
-        pass: under gradient accumulation several passes make one update).
-        Objectives with a per-update schedule advance it here."""
-
-    def save_teacher(self, directory: str) -> None:
-        """Writes the bare encoder as an HF directory (config.json,
-        model.safetensors, preprocessor_config.json) that ``load_teacher`` and
-        ``transformers.AutoModel`` load."""
-        model = copy.deepcopy(self.encoder).cpu().eval()
-        SSLEncoder(
-            model, normalize_waveform=self.normalize, use_attention_mask=False
-        ).save_pretrained(directory)
-
-
-class HubertPretrainer(_MaskedPretrainer):
-    """HuBERT masked prediction of k-means cluster targets.
-
-    Arguments
-    ---------
-    config : transformers.HubertConfig, optional
-        The encoder's config (default: ``speech_config("hubert", "embedded")``).
-    targets : ClusterTargets, optional
-        The k-means codebook (fitted before training); default 100 clusters.
-    final_dim : int
-        Dimension of the projection compared with the cluster embeddings (256
-        in HuBERT BASE).
-    logit_temperature : float
-        Cosine similarities are divided by it (0.1 in HuBERT).
-    mask_prob, mask_length, min_masks : float, int, int
-        Span masking (HuBERT: 0.8 and 10), see `span_mask`.
-    normalize : bool
-        Per-utterance waveform normalisation.
-    unmasked_weight : float
-        Weight of the cross-entropy on the *unmasked* frames, added to the masked
-        frames' (fairseq HuBERT's ``pred_nomask_weight``; 0 in the paper).
-        Unmasked targets are a local function of the input, so a positive weight
-        gives the CNN a training signal before the masked prediction has one
-        (its effect on a short pre-training: recipes/LibriSpeech/pretrain/README.md).
-
-    Example
-    -------
-    >>> cfg = speech_config("hubert", "tiny")
-    >>> targets = ClusterTargets(num_clusters=5)
-    >>> targets.fit(torch.randn(100, 39))
-    >>> model = HubertPretrainer(cfg, targets, final_dim=8, mask_length=3)
-    >>> out = model(torch.randn(2, 4000), torch.tensor([1.0, 0.7]))
-    >>> out["logits"].shape, bool(torch.isfinite(out["loss"]))
-    (torch.Size([2, 12, 5]), True)
-    """
-
-    def __init__(
-        self,
-        config: transformers.HubertConfig | None = None,
-        targets: ClusterTargets | None = None,
-        final_dim: int = 256,
-        logit_temperature: float = 0.1,
-        mask_prob: float = 0.8,
-        mask_length: int = 10,
-        min_masks: int = 2,
-        normalize: bool = True,
-        unmasked_weight: float = 0.0,
-    ):
-        super().__init__(mask_prob, mask_length, min_masks, normalize, unmasked_weight)
-        if config is None:
-            config = speech_config("hubert", "embedded")
-        if config.model_type != "hubert":
-            raise ValueError(f"Expected a hubert config, found '{config.model_type}'")
-        config.apply_spec_augment = True  # else HubertModel ignores our mask
-        self.hubert = transformers.HubertModel(config)
-        self.targets = targets if targets is not None else ClusterTargets()
-        self.final_proj = torch.nn.Linear(config.hidden_size, final_dim)
-        self.label_embs = torch.nn.Parameter(
-            torch.randn(self.targets.num_clusters, final_dim) * final_dim**-0.5
-        )
-        self.logit_temperature = logit_temperature
-
-    @property
-    def encoder(self) -> transformers.HubertModel:
-        """The ``HubertModel`` being pre-trained."""
-        return self.hubert
-
-    def forward(self, wav: torch.Tensor, wav_lens: torch.Tensor | None = None):
-        """Masked-prediction loss of a batch ``[batch, time]``.
-
-        Returns
-        -------
-        out : dict
-            ``loss`` (mean cross-entropy over masked frames, plus
-            ``unmasked_weight`` times that over unmasked frames), ``accuracy``
-            (of the masked frames), ``logits`` ``[batch, frames, clusters]``,
-            ``targets`` and ``mask`` ``[batch, frames]``.
-        """
-        wav, frame_mask, time_mask = self.prepare(wav, wav_lens)
-        num_frames = frame_mask.shape[1]
-        targets = self.targets(wav, wav_lens, num_frames, self.frame_stride)
-        targets[~frame_mask] = IGNORE_INDEX
-        hidden = self.hubert(wav, mask_time_indices=time_mask).last_hidden_state
-        proj = torch.nn.functional.normalize(self.final_proj(hidden), dim=-1)
-        embs = torch.nn.functional.normalize(self.label_embs, dim=-1)
-        logits = proj @ embs.T / self.logit_temperature  # B x T x C
-        selected = time_mask & (targets != IGNORE_INDEX)
-        loss = torch.nn.functional.cross_entropy(logits[selected], targets[selected])
-        unmasked = ~time_mask & (targets != IGNORE_INDEX)
-        if self.unmasked_weight > 0 and bool(unmasked.any()):
-            loss = loss + self.unmasked_weight * torch.nn.functional.cross_entropy(
-                logits[unmasked], targets[unmasked]
-            )
-        with torch.no_grad():
-            accuracy = (logits[selected].argmax(-1) == targets[selected]).float().mean()
-        return dict(
-            loss=loss,
-            accuracy=accuracy,
-            logits=logits,
-            targets=targets,
-            mask=time_mask,
-        )
-
-
-class Wav2Vec2Pretrainer(_MaskedPretrainer):
+class Wav2Vec2Pretrainer(MaskedPretrainer):
     """wav2vec 2.0's contrastive + diversity objective (``Wav2Vec2ForPreTraining``).
 
     Arguments
