@@ -39,6 +39,10 @@ FINETUNE_OVERRIDES = [
 ]
 
 
+# the teachers of recipes/LibriSpeech/pretrain/hparams/<arch>.yaml
+ARCHES = ("hubert", "wav2vec2", "wavlm", "robust_hubert")
+
+
 def with_overrides(command: list, overrides: list) -> list:
     """``command`` with ``--key=value`` overrides appended; an override of a key
     the command already sets replaces it (SpeechBrain reads the overrides as
@@ -93,49 +97,74 @@ class Pipeline:
         print(f"[{name}] finished in {seconds:.0f} s", flush=True)
 
 
-def prepare_encoders(args):
-    """Stages corpus, teacher pre-training and distillation for ``args.arch``;
-    returns ``{"teacher_<arch>": dir, "distilled_<arch>": dir}``."""
-    pipe = Pipeline(args.workdir)
-    py = pipe.python
+def corpus_stage(pipe, quick=False):
+    """Stages the embedded corpus; returns its folder."""
     corpus = pipe.path("corpus")
-    synth = [py, "-m", "kdsrl_lobes.data.synth", "--output", corpus, "--seed", "1234"]
-    if args.quick:
-        synth.append("--quick")
+    synth = [pipe.python, "-m", "kdsrl_lobes.data.synth", "--output", corpus]
+    synth += ["--seed", "1234"] + (["--quick"] if quick else [])
     pipe.stage("corpus", synth, os.path.join(corpus, "kdsrl_synth_manifest.json"))
+    return corpus
 
-    pretrain_out = pipe.path(f"pretrain_{args.arch}")
+
+def teacher_stage(pipe, arch, corpus, overrides=()):
+    """Stages the self-supervised pre-training of the ``arch`` teacher
+    (``recipes/LibriSpeech/pretrain/hparams/<arch>.yaml``); returns its folder."""
+    pretrain_out = pipe.path(f"pretrain_{arch}")
     pretrain = [
-        py,
+        pipe.python,
         recipe("LibriSpeech", "pretrain", "train.py"),
-        recipe("LibriSpeech", "pretrain", "hparams", f"{args.arch}.yaml"),
+        recipe("LibriSpeech", "pretrain", "hparams", f"{arch}.yaml"),
         f"--data_folder={os.path.join(corpus, 'LibriSpeech')}",
         f"--output_folder={pretrain_out}",
     ]
     teacher = os.path.join(pretrain_out, "teacher")
     pipe.stage(
-        f"teacher_{args.arch}",
-        with_overrides(pretrain, args.extra_pretrain),
+        f"teacher_{arch}",
+        with_overrides(pretrain, list(overrides)),
         teacher,
         cwd=recipe("LibriSpeech", "pretrain"),
     )
+    return teacher
 
-    distill_out = pipe.path(f"distill_{args.arch}")
+
+def distill_stage(pipe, name, teachers, corpus, overrides=(), aggregation=None):
+    """Stages the distillation of one teacher (``teachers``: a folder) or an
+    ensemble (a list of folders, with ``aggregation``) into ``distill_<name>``;
+    returns the student's folder."""
+    distill_out = pipe.path(f"distill_{name}")
+    if isinstance(teachers, str):
+        yaml, teacher_flags = "distill_embedded.yaml", [f"--teacher_source={teachers}"]
+    else:
+        yaml = "distill_ensemble_embedded.yaml"
+        teacher_flags = [
+            f"--teacher_sources=[{','.join(teachers)}]",
+            f"--aggregation={aggregation}",
+        ]
     distill = [
-        py,
+        pipe.python,
         recipe("LibriSpeech", "distill", "train.py"),
-        recipe("LibriSpeech", "distill", "hparams", "distill_embedded.yaml"),
+        recipe("LibriSpeech", "distill", "hparams", yaml),
         f"--data_folder={os.path.join(corpus, 'LibriSpeech')}",
-        f"--teacher_source={teacher}",
+        *teacher_flags,
         f"--output_folder={distill_out}",
     ]
     student = os.path.join(distill_out, "student")
     pipe.stage(
-        f"distill_{args.arch}",
-        with_overrides(distill, args.extra_distill),
+        f"distill_{name}",
+        with_overrides(distill, list(overrides)),
         student,
         cwd=recipe("LibriSpeech", "distill"),
     )
+    return student
+
+
+def prepare_encoders(args):
+    """Stages corpus, teacher pre-training and distillation for ``args.arch``;
+    returns ``{"teacher_<arch>": dir, "distilled_<arch>": dir}``."""
+    pipe = Pipeline(args.workdir)
+    corpus = corpus_stage(pipe, args.quick)
+    teacher = teacher_stage(pipe, args.arch, corpus, args.extra_pretrain)
+    student = distill_stage(pipe, args.arch, teacher, corpus, args.extra_distill)
     return {f"teacher_{args.arch}": teacher, f"distilled_{args.arch}": student}
 
 
@@ -220,7 +249,7 @@ def main(argv=None):
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=os.path.join(ROOT, "embedded"))
-    parser.add_argument("--arch", choices=["hubert", "wav2vec2"], default="hubert")
+    parser.add_argument("--arch", choices=ARCHES, default="hubert")
     parser.add_argument(
         "--quick",
         action="store_true",
