@@ -26,6 +26,7 @@ Authors
 """
 
 import argparse
+import concurrent.futures
 import json
 import math
 import os
@@ -202,7 +203,9 @@ def plot_table(table: dict, path: str) -> str:
 
 
 def run_rows(args) -> dict:
-    """Stages every row for every seed; returns ``{row: {seed: metrics}}``."""
+    """Stages every row for every seed; returns ``{row: {seed: metrics}}``.
+    With ``args.jobs`` > 1, that many (row, seed) chains run at once, each on
+    its share of the CPU threads."""
     pipe = run_embedded.Pipeline(args.workdir)
     corpus = run_embedded.corpus_stage(pipe, args.quick)
     teachers = {
@@ -212,39 +215,47 @@ def run_rows(args) -> dict:
     rows = {f"single_{arch}": teachers[arch] for arch in args.singles}
     if len(args.teachers) > 1:
         rows.update({f"ekd_{agg}": agg for agg in args.aggregations})
-    runs = {}
-    for row, source in rows.items():
-        runs[row] = {}
-        for seed in args.seeds:
-            name = f"ekd/{row}_s{seed}"
-            seeded = [f"--seed={seed}"]
-            if row.startswith("single"):
-                student = run_embedded.distill_stage(
-                    pipe, name, source, corpus, seeded + args.extra_distill
-                )
-            else:
-                student = run_embedded.distill_stage(
-                    pipe,
-                    name,
-                    [teachers[arch] for arch in args.teachers],
-                    corpus,
-                    seeded + args.extra_distill,
-                    aggregation=source,
-                )
-            out = pipe.path("ekd", f"multitask_{row}_s{seed}")
-            command = run_embedded.finetune_command(
-                pipe.python, "multitask", student, corpus, out
-            )
-            overrides = run_embedded.FINETUNE_OVERRIDES + seeded + args.extra_finetune
-            pipe.stage(
-                f"ekd_multitask_{row}_s{seed}",
-                run_embedded.with_overrides(command, overrides),
-                os.path.join(out, "metrics.json"),
-                cwd=run_embedded.recipe("GSC_VoxCeleb1", "multitask"),
-            )
-            with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
-                runs[row][seed] = json.load(f)
-    return runs
+    env = None
+    if args.jobs > 1:
+        env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // args.jobs))}
+
+    def chain(row, seed):
+        """Distils the row's student with ``seed``, fine-tunes it; returns the
+        test metrics."""
+        seeded = [f"--seed={seed}"]
+        source = rows[row]
+        if row.startswith("single"):
+            sources, aggregation = source, None
+        else:
+            sources, aggregation = [teachers[a] for a in args.teachers], source
+        student = run_embedded.distill_stage(
+            pipe,
+            f"ekd/{row}_s{seed}",
+            sources,
+            corpus,
+            seeded + args.extra_distill,
+            aggregation=aggregation,
+            env=env,
+        )
+        out = pipe.path("ekd", f"multitask_{row}_s{seed}")
+        command = run_embedded.finetune_command(
+            pipe.python, "multitask", student, corpus, out
+        )
+        overrides = run_embedded.FINETUNE_OVERRIDES + seeded + args.extra_finetune
+        pipe.stage(
+            f"ekd_multitask_{row}_s{seed}",
+            run_embedded.with_overrides(command, overrides),
+            os.path.join(out, "metrics.json"),
+            cwd=run_embedded.recipe("GSC_VoxCeleb1", "multitask"),
+            env=env,
+        )
+        with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
+            return json.load(f)
+
+    jobs = [(row, seed) for seed in args.seeds for row in rows]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = dict(zip(jobs, pool.map(lambda job: chain(*job), jobs), strict=True))
+    return {row: {seed: results[(row, seed)] for seed in args.seeds} for row in rows}
 
 
 def write_outputs(runs: dict, folder: str, reference: str) -> dict:
@@ -292,6 +303,12 @@ def main(argv=None):
         "--aggregations", nargs="+", choices=AGGREGATIONS, default=list(AGGREGATIONS)
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="(row, seed) chains run at once, each with cores / jobs threads",
+    )
     for stage in ("pretrain", "distill", "finetune"):
         parser.add_argument(
             f"--{stage}_override",

@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -71,6 +72,7 @@ class Pipeline:
         os.makedirs(self.workdir, exist_ok=True)
         self.record_path = os.path.join(self.workdir, "stages.json")
         self.record = {}
+        self._lock = threading.Lock()
         if os.path.isfile(self.record_path):
             with open(self.record_path, encoding="utf-8") as f:
                 self.record = json.load(f)
@@ -79,21 +81,25 @@ class Pipeline:
         """A path under the work folder."""
         return os.path.join(self.workdir, *parts)
 
-    def stage(self, name, command, output, cwd=ROOT):
-        """Runs ``command`` unless ``output`` exists with the same command."""
+    def stage(self, name, command, output, cwd=ROOT, env=None):
+        """Runs ``command`` unless ``output`` exists with the same command
+        (``env``: extra environment variables). Stages of one pipeline may run
+        in threads at once: the record is written under a lock."""
         done = self.record.get(name)
         if done and done["command"] == command and os.path.exists(output):
             print(f"[{name}] done already ({done['seconds']:.0f} s): {output}")
             return
         print(f"[{name}] {' '.join(command)}", flush=True)
         start = time.time()
-        subprocess.run(command, cwd=cwd, check=True)
+        environment = {**os.environ, **env} if env else None
+        subprocess.run(command, cwd=cwd, check=True, env=environment)
         seconds = time.time() - start
-        self.record[name] = {"command": command, "seconds": seconds}
-        tmp = self.record_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.record, f, indent=2)
-        os.replace(tmp, self.record_path)
+        with self._lock:
+            self.record[name] = {"command": command, "seconds": seconds}
+            tmp = self.record_path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(self.record, f, indent=2)
+            os.replace(tmp, self.record_path)
         print(f"[{name}] finished in {seconds:.0f} s", flush=True)
 
 
@@ -127,7 +133,9 @@ def teacher_stage(pipe, arch, corpus, overrides=()):
     return teacher
 
 
-def distill_stage(pipe, name, teachers, corpus, overrides=(), aggregation=None):
+def distill_stage(
+    pipe, name, teachers, corpus, overrides=(), aggregation=None, env=None
+):
     """Stages the distillation of one teacher (``teachers``: a folder) or an
     ensemble (a list of folders, with ``aggregation``) into ``distill_<name>``;
     returns the student's folder."""
@@ -154,6 +162,7 @@ def distill_stage(pipe, name, teachers, corpus, overrides=(), aggregation=None):
         with_overrides(distill, list(overrides)),
         student,
         cwd=recipe("LibriSpeech", "distill"),
+        env=env,
     )
     return student
 

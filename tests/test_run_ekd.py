@@ -30,10 +30,11 @@ def option(command, key):
 def fake_recipes(monkeypatch):
     run_ekd = load("run_ekd")
     run_embedded = run_ekd.run_embedded
-    commands = []
+    commands, envs = [], []
 
-    def fake_run(command, cwd, check):
+    def fake_run(command, cwd, check, env=None):
         commands.append(command)
+        envs.append(env)
         if "kdsrl_lobes.data.synth" in command:
             out = command[command.index("--output") + 1]
             os.makedirs(out, exist_ok=True)
@@ -56,21 +57,26 @@ def fake_recipes(monkeypatch):
                 )
 
     monkeypatch.setattr(run_embedded.subprocess, "run", fake_run)
-    return run_ekd, commands
+    return run_ekd, commands, envs
 
 
 def test_every_row_and_seed_is_distilled_and_fine_tuned_with_the_same_budget(
     fake_recipes, tmp_path
 ):
-    run_ekd, commands = fake_recipes
+    run_ekd, commands, envs = fake_recipes
     workdir = str(tmp_path / "w")
     run_ekd.main(
         [
             "--workdir", workdir, "--quick", "--teachers", "hubert", "wavlm",
             "--aggregations", "average", "per_teacher", "--seeds", "1", "2",
-            "--distill_override=--number_of_epochs=3",
+            "--distill_override=--number_of_epochs=3", "--jobs", "2",
         ]
     )  # fmt: skip
+    # two chains at once, each on half the cores (corpus and teachers alone)
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    assert [e["OMP_NUM_THREADS"] if e else None for e in envs] == [None] * 3 + [
+        threads
+    ] * 16
     distills = [
         c for c in commands if c[1].endswith(os.path.join("distill", "train.py"))
     ]
