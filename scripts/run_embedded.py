@@ -25,6 +25,9 @@ import sys
 import threading
 import time
 
+from kdsrl_lobes.data.gsc import OFFICIAL_TEST_FOLDER
+from kdsrl_lobes.data.synth.layout import GSC_FOLDER
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES = os.path.join(ROOT, "recipes")
 
@@ -189,7 +192,10 @@ def finetune_command(python, yaml, encoder, corpus, output_folder, frozen=False)
         f"--freeze_encoder={frozen}",
     ]
     if yaml != "sv":
-        command.append(f"--gsc_folder={os.path.join(corpus, 'speech_commands_v0.01')}")
+        command.append(f"--gsc_folder={os.path.join(corpus, GSC_FOLDER)}")
+    # GSC V1's official balanced test set: the KWS test split, and the clips
+    # of the keyword SV trials (sv_keyword_eer) of every row that trains SV
+    command.append(f"--test_folder={os.path.join(corpus, OFFICIAL_TEST_FOLDER)}")
     if yaml != "kws":
         command.append(f"--voxceleb_folder={os.path.join(corpus, 'voxceleb1')}")
     other = {"kws": "--sv_", "sv": "--kws_"}.get(yaml)
@@ -220,12 +226,17 @@ def run(args):
 
     with open(metrics_file, encoding="utf-8") as f:
         metrics = json.load(f)
-    print("\n== Embedded pipeline results ==")
-    print(f"KWS accuracy : {metrics['kws_accuracy']:.2f} %")
-    print(
-        f"SV EER       : {metrics['sv_eer']:.2f} %   minDCF(0.01): "
-        f"{metrics['sv_min_dcf']:.3f}"
-    )
+    print("\n== Embedded pipeline results (95 % bootstrap intervals) ==")
+    for key, name in (
+        ("kws_accuracy", "KWS accuracy"),
+        ("kws_balanced_accuracy", "KWS balanced"),
+        ("sv_eer", "SV EER"),
+        ("sv_keyword_eer", "keyword EER"),
+    ):
+        if key in metrics:
+            low, high = metrics.get(f"{key}_ci95", (float("nan"),) * 2)
+            print(f"{name:<13}: {metrics[key]:.2f} % [{low:.2f}, {high:.2f}]")
+    print(f"SV minDCF    : {metrics['sv_min_dcf']:.3f} (p_target 0.01)")
     print(
         f"parameters   : {metrics['num_parameters'] / 1e6:.2f} M "
         f"(encoder {metrics['num_encoder_parameters'] / 1e6:.2f} M)"

@@ -86,16 +86,48 @@ def test_prepare_gsc_unknown_fraction(quick_corpus, tmp_path, gsc_csvs):
     csvs = prepare_gsc(
         os.path.join(quick_corpus, "speech_commands_v0.01"),
         str(tmp_path),
-        unknown_fraction=0.5,
+        unknown_fraction=0.25,
     )
-    _, full = read_csv(gsc_csvs["train"])
-    _, half = read_csv(csvs["train"])
 
     def count(rows, label):
         return sum(r["command"] == label for r in rows)
 
-    assert count(half, "_unknown_") == round(0.5 * count(full, "_unknown_"))
-    assert count(half, "yes") == count(full, "yes")
+    for split in ("train", "valid"):
+        _, full = read_csv(gsc_csvs[split])
+        _, sub = read_csv(csvs[split])
+        keywords = [r["ID"] for r in full if r["command"] in GSC_KEYWORDS]
+        # every keyword clip is kept, unknown subsampled to 25 % of them
+        assert sorted(r["ID"] for r in sub if r["command"] in GSC_KEYWORDS) == sorted(
+            keywords
+        )
+        assert count(sub, "_unknown_") == round(0.25 * len(keywords))
+        assert count(sub, "_unknown_") < count(full, "_unknown_")
+        kept = {r["ID"] for r in sub if r["command"] == "_unknown_"}
+        assert kept <= {r["ID"] for r in full if r["command"] == "_unknown_"}
+    _, full_test = read_csv(gsc_csvs["test"])
+    _, sub_test = read_csv(csvs["test"])
+    assert count(sub_test, "_unknown_") == count(full_test, "_unknown_")
+
+
+def test_prepare_gsc_unknown_fraction_above_available_keeps_all(
+    quick_corpus, tmp_path, gsc_csvs
+):
+    csvs = prepare_gsc(
+        os.path.join(quick_corpus, "speech_commands_v0.01"),
+        str(tmp_path),
+        unknown_fraction=50.0,
+    )
+    _, full = read_csv(gsc_csvs["train"])
+    _, sub = read_csv(csvs["train"])
+    assert sorted(r["ID"] for r in sub if r["command"] != "_silence_") == sorted(
+        r["ID"] for r in full if r["command"] != "_silence_"
+    )
+    with pytest.raises(ValueError, match="unknown_fraction must be >= 0"):
+        prepare_gsc(
+            os.path.join(quick_corpus, "speech_commands_v0.01"),
+            str(tmp_path / "neg"),
+            unknown_fraction=-0.1,
+        )
 
 
 def test_prepare_gsc_skips_when_done_and_redoes_on_new_options(quick_corpus, tmp_path):

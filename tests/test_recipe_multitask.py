@@ -11,6 +11,9 @@ import time
 import pytest
 import torch
 
+from kdsrl_lobes.data import GSC_CLASSES, read_trials
+from kdsrl_lobes.data.gsc import OFFICIAL_TEST_FOLDER
+
 from .recipe_utils import (
     complete_checkpoints,
     loaded_checkpoints,
@@ -43,6 +46,7 @@ def _args(yaml, corpus, encoder, out, *extra):
         args.append(f"--gsc_folder={os.path.join(corpus, 'speech_commands_v0.01')}")
     if yaml != "kws":
         args.append(f"--voxceleb_folder={os.path.join(corpus, 'voxceleb1')}")
+    args.append(f"--test_folder={os.path.join(corpus, OFFICIAL_TEST_FOLDER)}")
     other = {"kws": "--sv_", "sv": "--kws_"}.get(yaml)
     args = [a for a in args if not (other and a.startswith(other))]
     keys = [a.split("=")[0] for a in args]
@@ -66,6 +70,20 @@ def test_multitask_writes_metrics_and_plots(multitask_run, tiny_teacher_dir):
     assert 0.0 <= m["kws_accuracy"] <= 100.0 and m["kws_num_test"] > 0
     assert 0.0 <= m["sv_eer"] <= 100.0 and 0.0 <= m["sv_min_dcf"] <= 1.0 + 1e-6
     assert m["sv_num_trials"] == 24
+    # the official balanced test set is the KWS test split: 12 classes alike
+    assert set(m["kws_num_test_per_class"]) == set(GSC_CLASSES)
+    assert len(set(m["kws_num_test_per_class"].values())) == 1
+    assert m["kws_num_test"] == sum(m["kws_num_test_per_class"].values())
+    # every metric with a 95 % interval around it
+    for key in ("kws_accuracy", "kws_balanced_accuracy", "sv_eer", "sv_keyword_eer"):
+        low, high = m[f"{key}_ci95"]
+        assert low <= m[key] <= high, key
+    assert set(m["kws_recall"]) == set(GSC_CLASSES)
+    # keyword SV: same-keyword trials of the test set, half of them targets
+    trials = read_trials(os.path.join(multitask_run, "keyword_trials.txt"))
+    assert len(trials) == m["sv_keyword_num_trials"] > 0
+    assert 2 * sum(label for label, _, _ in trials) == len(trials)
+    assert all(a.split("/")[0] == b.split("/")[0] for _, a, b in trials)
     assert m["tasks"] == ["kws", "sv"]
     assert m["encoder_source"] == tiny_teacher_dir()
     # all but the unused SpecAugment embedding (hidden size 16) train
@@ -120,6 +138,40 @@ def test_single_task_runs(task, quick_corpus, tiny_teacher_dir, tmp_path):
     else:
         assert "kws_accuracy" not in m and 0.0 <= m["sv_eer"] <= 100.0
         assert not os.path.exists(tmp_path / "kws_confusion.png")
+        # keyword SV from the official test folder alone (no gsc_folder)
+        assert 0.0 <= m["sv_keyword_eer"] <= 100.0
+
+
+def test_keyword_sv_skipped_with_a_one_speaker_test_split(
+    quick_corpus, tiny_teacher_dir, tmp_path
+):
+    # the quick corpus's testing list holds one speaker: no keyword trials
+    args = _args(
+        "multitask", quick_corpus, tiny_teacher_dir(), tmp_path, "--epoch_rounds=1"
+    )
+    args = [a for a in args if not a.startswith("--test_folder")]
+    result = run_recipe(SCRIPT, args)
+    m = _metrics(tmp_path)
+    assert "sv_keyword_eer" not in m and "sv_eer" in m
+    assert "no keyword SV" in result.stdout + result.stderr
+
+
+def test_sv_extra_gsc_adds_the_gsc_speakers(quick_corpus, tiny_teacher_dir, tmp_path):
+    args = _args(
+        "multitask",
+        quick_corpus,
+        tiny_teacher_dir(),
+        tmp_path,
+        "--sv_extra_gsc=True",
+        "--epoch_rounds=1",
+    )
+    run_recipe(SCRIPT, args)
+    with open(tmp_path / "speaker_encoder.txt") as f:
+        speakers = [line for line in f if line.startswith("'")]
+    gsc = [line for line in speakers if line.startswith("'gsc-")]
+    vox = [line for line in speakers if line.startswith("'id")]
+    assert len(gsc) > 0 and len(vox) == 4  # quick corpus: 4 VoxCeleb dev speakers
+    assert "sv_eer" in _metrics(tmp_path)
 
 
 def test_frozen_encoder_trains_only_the_heads(quick_corpus, tiny_teacher_dir, tmp_path):

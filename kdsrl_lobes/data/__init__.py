@@ -3,26 +3,33 @@
 - ``python -m kdsrl_lobes.data.synth --output DIR [--quick]`` generates the embedded
   offline corpus (GSC V1, VoxCeleb1 and LibriSpeech layouts) with espeak-ng.
 - ``prepare_gsc``, ``prepare_voxceleb1`` and ``prepare_librispeech`` write the
-  recipes' CSVs, for the generated or the real corpora alike.
+  recipes' CSVs, for the generated or the real corpora alike;
+  ``official_test_rows`` reads GSC V1's official test-set folder and
+  ``add_gsc_speakers`` adds GSC speakers to the SV training rows.
 - ``load_audio`` reads one CSV row's audio in the recipes' data pipelines.
 """
 
 from kdsrl_lobes.data.audio import load_audio
 from kdsrl_lobes.data.csv_utils import read_csv_rows
 from kdsrl_lobes.data.gsc import GSC_CLASSES, GSC_KEYWORDS
+from kdsrl_lobes.data.gsc_official_test import official_test_rows
 from kdsrl_lobes.data.prepare_gsc import prepare_gsc
 from kdsrl_lobes.data.prepare_librispeech import prepare_librispeech
 from kdsrl_lobes.data.prepare_voxceleb1 import find_trials, prepare_voxceleb1
-from kdsrl_lobes.data.trials import read_trials
+from kdsrl_lobes.data.sv_extra import add_gsc_speakers
+from kdsrl_lobes.data.trials import read_trials, write_trials
 
 __all__ = [
     "GSC_CLASSES",
     "GSC_KEYWORDS",
+    "add_gsc_speakers",
     "find_trials",
     "load_audio",
+    "official_test_rows",
     "prepare_gsc",
     "prepare_librispeech",
     "prepare_voxceleb1",
     "read_csv_rows",
     "read_trials",
+    "write_trials",
 ]

@@ -26,6 +26,8 @@ GSC_CLASSES: tuple[str, ...] = GSC_KEYWORDS + (UNKNOWN_LABEL, SILENCE_LABEL)
 BACKGROUND_NOISE_FOLDER = "_background_noise_"
 VALIDATION_LIST = "validation_list.txt"
 TESTING_LIST = "testing_list.txt"
+#: The folder of V1's official balanced test set (one sub-folder per class).
+OFFICIAL_TEST_FOLDER = "speech_commands_test_set_v0.01"
 
 # From the GSC README / TensorFlow's speech_commands input_data.py.
 _MAX_NUM_WAVS_PER_CLASS = 2**27 - 1

@@ -20,6 +20,7 @@ from kdsrl_lobes.data.gsc import (
     VALIDATION_LIST,
     command_label,
 )
+from kdsrl_lobes.data.gsc_official_test import official_test_rows
 from kdsrl_lobes.data.rng import item_rng
 
 logger = get_logger(__name__)
@@ -83,8 +84,9 @@ def prepare_gsc(
     validation_list: str | None = None,
     testing_list: str | None = None,
     silence_per_split: float = 0.1,
-    unknown_fraction: float = 1.0,
+    unknown_fraction: float | None = None,
     seed: int = 1234,
+    test_folder: str | None = None,
 ) -> dict[str, str]:
     """Writes ``train.csv``, ``valid.csv`` and ``test.csv`` for 12-class V1 KWS.
 
@@ -93,7 +95,10 @@ def prepare_gsc(
     files (rows with ``start``/``stop`` sample offsets into the long file; train,
     valid and test take their crops from the first 80 %, next 10 % and last 10 % of
     each file). A file is in valid/test when the official list names it, else in
-    train. Columns: ``ID, duration, wav, start, stop, spk_id, command``; ``start``
+    train. With ``test_folder`` (the official ``speech_commands_test_set_v0.01``,
+    balanced over the 12 classes), the test split is that folder's clips, silence
+    included, and the files of the testing list are used nowhere. Columns:
+    ``ID, duration, wav, start, stop, spk_id, command``; ``start``
     and ``stop`` count samples at the file's own rate (stop exclusive, whole files
     are ``0`` to their length). Unreadable, empty or truncated clips are logged
     and skipped. Nothing is redone when ``prepare_gsc.json`` in ``save_folder``
@@ -112,11 +117,19 @@ def prepare_gsc(
     silence_per_split : float
         ``_silence_`` rows per split, as a fraction of that split's word rows
         (0.1 as in TensorFlow's ``silence_percentage=10``).
-    unknown_fraction : float
-        Fraction of ``_unknown_`` rows kept per split (seeded subsampling). The
-        default 1.0 keeps all of them; 0.1 would mimic TensorFlow's usual balance.
+    unknown_fraction : float, optional
+        ``_unknown_`` rows kept in train and in valid, as a fraction of that
+        split's keyword rows (TensorFlow's ``unknown_percentage / 100``; seeded
+        subsampling; every keyword row is kept; the test split never is
+        subsampled). None keeps every ``_unknown_`` row. The recipes' YAMLs
+        set 0.1, TensorFlow's default, which gives real GSC V1 the paper's
+        proportions (about 22,236 training clips); the same rule serves the
+        embedded corpus.
     seed : int
         Seed of the silence crops and the unknown subsampling.
+    test_folder : str, optional
+        GSC V1's official test-set folder, used as the test split. None: the
+        files of the testing list, as the dataset's README splits them.
 
     Returns
     -------
@@ -132,9 +145,11 @@ def prepare_gsc(
     """
     if not os.path.isdir(data_folder):
         raise FileNotFoundError(f"GSC data folder not found: {data_folder}")
-    if not 0.0 <= unknown_fraction <= 1.0:
+    if test_folder is not None and not os.path.isdir(test_folder):
+        raise FileNotFoundError(f"GSC official test folder not found: {test_folder}")
+    if unknown_fraction is not None and not unknown_fraction >= 0.0:
         raise ValueError(
-            f"unknown_fraction must be in [0, 1], found {unknown_fraction}"
+            f"unknown_fraction must be >= 0 or None, found {unknown_fraction}"
         )
     if silence_per_split < 0:
         raise ValueError(f"silence_per_split must be >= 0, found {silence_per_split}")
@@ -150,6 +165,8 @@ def prepare_gsc(
         "unknown_fraction": unknown_fraction,
         "seed": seed,
     }
+    if test_folder is not None:  # absent otherwise: earlier preparations stay valid
+        options["test_folder"] = os.path.abspath(test_folder)
     marker = os.path.join(save_folder, MARKER)
     if is_prepared(marker, options, list(outputs.values())):
         logger.info("GSC already prepared in %s, skipping", save_folder)
@@ -175,6 +192,13 @@ def prepare_gsc(
                 "%d files named in the %s list are not in %s, e.g. %s",
                 len(missing), split, data_folder, min(missing),
             )  # fmt: skip
+    official = official_test_rows(test_folder) if test_folder is not None else None
+    if official is not None:
+        logger.info(
+            "Test split: %d clips of %s; the %d files of the testing list are "
+            "left out", len(official), test_folder, len(in_list["test"]),
+        )  # fmt: skip
+        relpaths = [rel for rel in relpaths if rel not in in_list["test"]]
     infos, _ = scan_audio([os.path.join(data_folder, rel) for rel in relpaths], "GSC")
     noise_folder = os.path.join(data_folder, BACKGROUND_NOISE_FOLDER)
     noise_paths = (
@@ -208,10 +232,18 @@ def prepare_gsc(
             }
         )
     for split in SPLITS:
+        if split == "test" and official is not None:
+            rows[split] = official  # balanced, with its own _silence_ clips
+            write_csv_atomic(outputs[split], rows[split], GSC_COLUMNS)
+            logger.info("GSC test: %d rows -> %s", len(rows[split]), outputs[split])
+            continue
         unknown = [r for r in rows[split] if r["command"] == UNKNOWN_LABEL]
-        if unknown_fraction < 1.0 and unknown:
+        keep = len(unknown)
+        if unknown_fraction is not None and split != "test":
+            keywords = len(rows[split]) - len(unknown)
+            keep = min(len(unknown), round(unknown_fraction * keywords))
+        if keep < len(unknown):
             rng = item_rng(seed, "gsc-unknown", split)
-            keep = round(unknown_fraction * len(unknown))
             kept_ids = {unknown[i]["ID"] for i in rng.permutation(len(unknown))[:keep]}
             rows[split] = [
                 r for r in rows[split]

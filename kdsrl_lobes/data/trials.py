@@ -76,3 +76,19 @@ def read_trials(path: str, wav_folder: str | None = None) -> list[tuple[int, str
     if not trials:
         raise ValueError(f"Trial list {path} has no trials")
     return trials
+
+
+def write_trials(path: str, trials: list[tuple[int, str, str]]) -> str:
+    """Writes ``trials`` in the format `read_trials` reads; returns ``path``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "trials.txt")
+    >>> read_trials(write_trials(path, [(1, "a/1.wav", "a/2.wav")]))
+    [(1, 'a/1.wav', 'a/2.wav')]
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(f"{label} {a} {b}\n" for label, a, b in trials))
+    return path

@@ -6,6 +6,7 @@ verification from one encoder pass::
                                               savedir="pretrained")
     probs, score, index, label = model.classify_file("yes.wav")
     score, same = model.verify_files("spk1_a.wav", "spk1_b.wav")
+    metrics = model.verify_keywords("speech_commands_test_set_v0.01")  # sv_keyword_eer
 
 Files at any sample rate and channel count are down-mixed and resampled;
 clips shorter than the CNN's receptive field are zero-padded; recordings longer
@@ -24,6 +25,7 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.logger import get_logger
 
 from kdsrl_lobes.data.audio import load_audio
+from kdsrl_lobes.evaluation.keyword_sv import evaluate_keyword_sv
 from kdsrl_lobes.hub.files import (
     HPARAMS_FILE,
     MultiTaskNetwork,
@@ -247,3 +249,33 @@ class MultiTaskSpeechModel(Pretrained):
         wav_x = self.load_audio(path_x).unsqueeze(0)
         wav_y = self.load_audio(path_y).unsqueeze(0)
         return self.verify_batch(wav_x, wav_y, threshold=threshold)
+
+    def verify_keywords(self, folder, trials=None, n_resamples=1000, seed=0):
+        """Keyword speaker verification of the model: EER and minDCF (with 95 %
+        bootstrap intervals) of same-keyword trials, target when both clips
+        are one speaker's (`kdsrl_lobes.evaluation.keyword_sv`).
+
+        Arguments
+        ---------
+        folder : str
+            GSC V1's official test-set folder; the trials are drawn from its
+            keyword clips (or, with ``trials``, any folder they are relative to).
+        trials : sequence of (label, enrol, test), optional
+            Paths relative to ``folder``; a clip that is not there raises
+            ``FileNotFoundError`` naming it.
+        n_resamples : int
+            Bootstrap resamples.
+        seed : int
+            Seed of the trial draws and the resampling.
+
+        Returns
+        -------
+        dict
+            ``sv_keyword_eer`` (%), ``sv_keyword_eer_ci95``,
+            ``sv_keyword_min_dcf``, ``sv_keyword_num_trials``, ...
+        """
+
+        def embed(path):
+            return self.encode_batch(self.load_audio(path).unsqueeze(0))[0]
+
+        return evaluate_keyword_sv(embed, folder, trials, n_resamples, seed)

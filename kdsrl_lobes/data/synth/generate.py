@@ -12,6 +12,11 @@ multiprocessing pool over all cores; the output only depends on the options. A
 manifest JSON written last records the options: a rerun with the same options does
 nothing, a rerun with other options (or after an interrupted run) deletes the three
 corpus folders and regenerates them from scratch.
+
+The copy of GSC V1's official test set, ``speech_commands_test_set_v0.01/`` (see
+:mod:`kdsrl_lobes.data.synth.official_test`), comes from a random stream of its
+own and has its own entry in the manifest: a corpus generated before it existed
+gets it on the next run, and nothing else of that corpus is touched.
 """
 
 import argparse
@@ -37,6 +42,12 @@ from kdsrl_lobes.data.synth.layout import (
     CorpusSizes,
     make_plan,
 )
+from kdsrl_lobes.data.synth.official_test import (
+    TEST_SET_FOLDER,
+    TEST_SILENCE,
+    TEST_SPEECH,
+    plan_official_test,
+)
 from kdsrl_lobes.data.synth.render import init_worker, render_job
 
 logger = get_logger(__name__)
@@ -46,7 +57,10 @@ GENERATOR_VERSION = 1
 MANIFEST_FILE = "kdsrl_synth_manifest.json"
 CORPUS_FOLDERS = (GSC_FOLDER, VOX_FOLDER, LIBRI_FOLDER)
 # Long jobs first, so the pool does not end waiting on one slow worker.
-_JOB_ORDER = {"librispeech": 0, "voxceleb1": 1, "noise": 2, "gsc": 3}
+_JOB_ORDER = {
+    "librispeech": 0, "voxceleb1": 1, "noise": 2, "gsc": 3, TEST_SPEECH: 4,
+    TEST_SILENCE: 5,
+}  # fmt: skip
 
 
 def _write_lines(path: str, lines: list[str]) -> None:
@@ -82,7 +96,7 @@ def generate(
     ---------
     output : str
         Folder that receives ``speech_commands_v0.01/``, ``voxceleb1/``,
-        ``LibriSpeech/`` and the manifest.
+        ``LibriSpeech/``, ``speech_commands_test_set_v0.01/`` and the manifest.
     num_speakers : int, optional
         Number of GSC speakers (default 120, or 10 with ``quick``); VoxCeleb gets
         half as many, LibriSpeech a third.
@@ -111,49 +125,56 @@ def generate(
         "quick": bool(quick),
         "sizes": asdict(sizes),
     }
+    plan = make_plan(seed, sizes)
+    used = {job.speaker for job in plan.jobs if job.corpus == "gsc"}
+    test_plan = plan_official_test(seed, sizes.gsc_speakers, sizes.gsc_takes, used)
     manifest = read_manifest(output)
     complete = all(os.path.isdir(os.path.join(output, d)) for d in CORPUS_FOLDERS)
-    if manifest is not None and manifest.get("options") == options and complete:
+    main_done = manifest is not None and manifest.get("options") == options and complete
+    test_done = main_done and (
+        manifest.get("official_test") == test_plan.summary()
+        and os.path.isdir(os.path.join(output, TEST_SET_FOLDER))
+    )
+    if test_done:
         logger.info("Corpus in %s already generated with these options", output)
         return {**manifest, "skipped": True, "seconds": 0.0}
     binary = find_espeak()
-    if manifest is not None:
-        logger.info("Options changed: regenerating %s from scratch", output)
     os.makedirs(output, exist_ok=True)
-    for name in (MANIFEST_FILE,) + CORPUS_FOLDERS:
+    if main_done:  # a corpus from before the test set: add it, touch nothing else
+        logger.info("Adding %s to the corpus in %s", TEST_SET_FOLDER, output)
+        stale = (TEST_SET_FOLDER,)
+        jobs = list(test_plan.jobs)
+    else:
+        if manifest is not None:
+            logger.info("Options changed: regenerating %s from scratch", output)
+        stale = (MANIFEST_FILE,) + CORPUS_FOLDERS + (TEST_SET_FOLDER,)
+        jobs = list(plan.jobs) + list(test_plan.jobs)
+    for name in stale:
         path = os.path.join(output, name)
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):
             os.remove(path)
     start = time.time()
-    plan = make_plan(seed, sizes)
-    jobs = sorted(plan.jobs, key=lambda job: _JOB_ORDER[job.corpus])
-    done: list[tuple[str, int, float]] = []
-    workers = num_workers or os.cpu_count() or 1
-    tmp_root = tempfile.mkdtemp(prefix="kdsrl-espeak-")
-    try:
-        init_args = (tmp_root, os.path.abspath(output), seed, sizes.noise_seconds)
-        with Pool(workers, initializer=init_worker, initargs=init_args) as pool:
-            results = pool.imap_unordered(render_job, jobs)
-            done += tqdm(
-                results, total=len(jobs), desc=f"synth ({binary})", disable=not progress
-            )
-    finally:
-        shutil.rmtree(tmp_root, ignore_errors=True)
+    jobs.sort(key=lambda job: _JOB_ORDER[job.corpus])
+    done = _render(jobs, output, seed, sizes, num_workers, progress, binary)
     corpora = sorted({corpus for corpus, _, _ in done})
     files = {c: sum(n for k, n, _ in done if k == c) for c in corpora}
     # fsum: the total does not depend on the order the jobs finished in
     hours = {
         c: round(math.fsum(s for k, _, s in done if k == c) / 3600, 4) for c in corpora
     }
-    gsc = os.path.join(output, GSC_FOLDER)
-    _write_lines(os.path.join(gsc, VALIDATION_LIST), plan.gsc_splits["validation"])
-    _write_lines(os.path.join(gsc, TESTING_LIST), plan.gsc_splits["testing"])
-    _write_lines(
-        os.path.join(output, VOX_FOLDER, TRIALS_FILE),
-        [f"{label} {a} {b}" for label, a, b in plan.trials],
-    )
+    if main_done:
+        files = {**manifest["files"], **files}
+        hours = {**manifest["hours"], **hours}
+    else:
+        gsc = os.path.join(output, GSC_FOLDER)
+        _write_lines(os.path.join(gsc, VALIDATION_LIST), plan.gsc_splits["validation"])
+        _write_lines(os.path.join(gsc, TESTING_LIST), plan.gsc_splits["testing"])
+        _write_lines(
+            os.path.join(output, VOX_FOLDER, TRIALS_FILE),
+            [f"{label} {a} {b}" for label, a, b in plan.trials],
+        )
     manifest = {
         "options": options,
         "files": files,
@@ -161,12 +182,33 @@ def generate(
         "trials": len(plan.trials),
         "voxceleb1_dev_speakers": len(plan.vox_dev_speakers),
         "voxceleb1_test_speakers": len(plan.vox_test_speakers),
+        "official_test": test_plan.summary(),
     }
     tmp = os.path.join(output, MANIFEST_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2)
     os.replace(tmp, os.path.join(output, MANIFEST_FILE))
     return {**manifest, "seconds": round(time.time() - start, 1)}
+
+
+def _render(jobs, output, seed, sizes, num_workers, progress, binary) -> list:
+    """Renders ``jobs`` in a worker pool; ``(corpus, files, seconds)`` per job."""
+    workers = num_workers or os.cpu_count() or 1
+    tmp_root = tempfile.mkdtemp(prefix="kdsrl-espeak-")
+    try:
+        init_args = (tmp_root, os.path.abspath(output), seed, sizes.noise_seconds)
+        with Pool(workers, initializer=init_worker, initargs=init_args) as pool:
+            results = pool.imap_unordered(render_job, jobs)
+            return list(
+                tqdm(
+                    results,
+                    total=len(jobs),
+                    desc=f"synth ({binary})",
+                    disable=not progress,
+                )
+            )
+    finally:
+        shutil.rmtree(tmp_root, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,6 +26,11 @@ from kdsrl_lobes.data.synth.channel import (
 )
 from kdsrl_lobes.data.synth.espeak import EspeakRenderer, sample_voice
 from kdsrl_lobes.data.synth.layout import GSC_FOLDER, LIBRI_FOLDER, VOX_FOLDER, Job
+from kdsrl_lobes.data.synth.official_test import (
+    TEST_SET_FOLDER,
+    TEST_SILENCE,
+    TEST_SPEECH,
+)
 from kdsrl_lobes.data.synth.text import random_sentence, transcript
 
 SAMPLE_RATE = 16000
@@ -85,7 +90,11 @@ def render_job(job: Job) -> tuple[str, int, float]:
     if job.corpus == "noise":
         seconds = _render_noise(job, output, seed)
     elif job.corpus == "gsc":
-        seconds = _render_gsc(job, output, seed)
+        seconds = _render_gsc(job, os.path.join(output, GSC_FOLDER), seed)
+    elif job.corpus == TEST_SPEECH:  # its own random stream: keys start gsc_test
+        seconds = _render_gsc(job, os.path.join(output, TEST_SET_FOLDER), seed)
+    elif job.corpus == TEST_SILENCE:
+        seconds = _render_silence(job, os.path.join(output, TEST_SET_FOLDER), seed)
     elif job.corpus == "voxceleb1":
         seconds = _render_voxceleb(job, output, seed)
     elif job.corpus == "librispeech":
@@ -102,15 +111,31 @@ def _write(path: str, audio: np.ndarray) -> float:
     return len(audio) / SAMPLE_RATE
 
 
+def _noise_clip(kind: str, length: int, rng: np.random.Generator) -> np.ndarray:
+    noise = make_noise(kind, length, rng, SAMPLE_RATE)
+    noise *= 10 ** (rng.uniform(-10, -3) / 20) / np.abs(noise).max()  # in float32
+    return noise
+
+
 def _render_noise(job: Job, output: str, seed: int) -> float:
     folder = os.path.join(output, GSC_FOLDER, BACKGROUND_NOISE_FOLDER)
     length = int(_WORKER["noise_seconds"] * SAMPLE_RATE)
     total = 0.0
     for name, kind in job.items:
         rng = item_rng(seed, "noise", name)
-        noise = make_noise(kind, length, rng, SAMPLE_RATE)
-        noise *= 10 ** (rng.uniform(-10, -3) / 20) / np.abs(noise).max()
-        total += _write(os.path.join(folder, name), noise)
+        total += _write(os.path.join(folder, name), _noise_clip(kind, length, rng))
+    return total
+
+
+def _render_silence(job: Job, folder: str, seed: int) -> float:
+    """One-second noise clips of the official test set's ``_silence_`` class,
+    new noise (not crops of the training ``_background_noise_`` files)."""
+    total = 0.0
+    for relpath, kind in job.items:
+        rng = item_rng(seed, job.corpus, relpath)
+        total += _write(
+            os.path.join(folder, relpath), _noise_clip(kind, SAMPLE_RATE, rng)
+        )
     return total
 
 
@@ -120,13 +145,17 @@ def _speaker_renderer(corpus: str, speaker: str, seed: int) -> EspeakRenderer:
     return renderer
 
 
-def _render_gsc(job: Job, output: str, seed: int) -> float:
-    renderer = _speaker_renderer("gsc", job.speaker, seed)
-    device = sample_channel(item_rng(seed, "device", "gsc", job.speaker), GSC_DEVICE)
+def _render_gsc(job: Job, folder: str, seed: int) -> float:
+    """One GSC speaker's clips under ``folder``; every random key starts with
+    ``job.corpus``, so the official test set's speakers are a stream apart."""
+    renderer = _speaker_renderer(job.corpus, job.speaker, seed)
+    device = sample_channel(
+        item_rng(seed, "device", job.corpus, job.speaker), GSC_DEVICE
+    )
     wpm = renderer.voice.words_per_minute
     total = 0.0
     for relpath, word in job.items:
-        rng = item_rng(seed, "gsc", relpath)
+        rng = item_rng(seed, job.corpus, relpath)
         pitch = 50 + int(rng.integers(-6, 7))
         speech = trim_silence(
             renderer.render(word, pitch, int(wpm * rng.uniform(0.88, 1.12)))
@@ -142,7 +171,7 @@ def _render_gsc(job: Job, output: str, seed: int) -> float:
         mask[offset : offset + len(speech)] = True
         channel = jitter_channel(rng, device, GSC_TAKE_JITTER)
         audio = apply_channel(clip, channel, rng, SAMPLE_RATE, speech_mask=mask)
-        total += _write(os.path.join(output, GSC_FOLDER, relpath), audio)
+        total += _write(os.path.join(folder, relpath), audio)
     return total
 
 

@@ -4,9 +4,10 @@
 
 Every iteration takes one KWS batch (an update on its cross-entropy) and then one
 SV batch (an update on its additive-angular-margin loss); ``hparams/kws.yaml``
-and ``hparams/sv.yaml`` train one task with the same code. At the end the best
-checkpoint is evaluated: KWS test accuracy and confusion matrix, SV EER/minDCF
-on the trial list and a DET curve, all in ``<output_folder>/metrics.json``.
+and ``hparams/sv.yaml`` train one task with the same code. The best checkpoint
+is then tested (``<output_folder>/metrics.json``, each metric with its 95 %
+bootstrap interval): KWS accuracy, balanced accuracy, per-class recall and
+confusion matrix; SV EER/minDCF and DET curve; keyword SV EER.
 
 To run:
     python train.py hparams/multitask.yaml --encoder_source=<dir or hub id> \
@@ -30,20 +31,25 @@ from speechbrain.utils.logger import get_logger
 
 from kdsrl_lobes.data import (
     GSC_CLASSES,
+    GSC_KEYWORDS,
+    add_gsc_speakers,
     find_trials,
+    official_test_rows,
     prepare_gsc,
     prepare_voxceleb1,
+    read_csv_rows,
     read_trials,
 )
 from kdsrl_lobes.evaluation.counts import count_parameters
+from kdsrl_lobes.evaluation.keyword_sv import keyword_sv_of_rows
 from kdsrl_lobes.evaluation.metrics import (
     confusion_matrix,
     plot_confusion,
     plot_det,
     score_trials,
-    verification_metrics,
 )
 from kdsrl_lobes.evaluation.plotting import plot_train_log
+from kdsrl_lobes.evaluation.reports import kws_report, verification_report
 from kdsrl_lobes.training.brain import ScheduledBrain
 from kdsrl_lobes.training.checkpoints import attach_config_guard
 from kdsrl_lobes.training.crops import audio_pipeline
@@ -126,10 +132,11 @@ class MultiTaskBrain(ScheduledBrain):
                 )
 
     @torch.no_grad()
-    def evaluate_tasks(self, test_sets, trials):
-        """Test metrics of the loaded model; writes PNGs and metrics.json."""
+    def evaluate_tasks(self, test_sets, trials, keyword_rows=None):
+        """Test metrics of the loaded model (95 % bootstrap intervals:
+        ``ci_resamples``); writes the PNGs and the keyword trial list."""
         self.modules.eval()
-        out = self.hparams.output_folder
+        out, n_boot = self.hparams.output_folder, self.hparams.ci_resamples
         metrics = {}
         if "kws" in test_sets:
             preds, targets = [], []
@@ -137,30 +144,36 @@ class MultiTaskBrain(ScheduledBrain):
                 logits = self.compute_forward({"kws": batch}, sb.Stage.TEST)["kws"]
                 preds.append(logits.argmax(dim=-1).cpu())
                 targets.append(batch.command_encoded.data.reshape(-1))
-            matrix = confusion_matrix(
-                torch.cat(preds), torch.cat(targets), len(GSC_CLASSES)
-            )
-            metrics["kws_accuracy"] = (
-                100.0 * float(matrix.diag().sum()) / float(matrix.sum())
-            )
-            metrics["kws_num_test"] = int(matrix.sum())
-            labels = [self.hparams.label_encoder.ind2lab[i] for i in range(len(matrix))]
+            preds, targets = torch.cat(preds), torch.cat(targets)
+            labels = [self.hparams.label_encoder.ind2lab[i] for i in range(12)]
+            metrics.update(kws_report(preds, targets, labels, n_boot))
+            matrix = confusion_matrix(preds, targets, len(labels))
             plot_confusion(matrix, labels, os.path.join(out, "kws_confusion.png"))
         if "sv" in test_sets:
-            embeddings = {}
-            # One utterance per batch: with a group-norm CNN and no attention
-            # mask (BASE models) padding changes the embedding, and a trial's
-            # score must not depend on which utterances shared its batch.
-            for batch in self._loader(test_sets["sv"], batch_size=1):
-                batch = batch.to(self.device)
-                wavs, lens = batch.sig
-                feats = self.modules.encoder(wavs, lens)
-                emb = self.modules.sv_head(feats, lens).cpu()
-                embeddings.update(zip(batch.id, emb, strict=True))
-            scores, labels = score_trials(embeddings, trials)
-            metrics.update(verification_metrics(scores, labels))
+            scores, labels = score_trials(self._embeddings(test_sets["sv"]), trials)
+            speakers = [enrol.split("/")[0] for _, enrol, _ in trials]
+            metrics.update(verification_report(scores, labels, speakers, "sv", n_boot))
             plot_det(scores, labels, os.path.join(out, "sv_det.png"), metrics["sv_eer"])
+        if keyword_rows:  # same-keyword trials of the GSC test clips
+            trials_file = os.path.join(out, "keyword_trials.txt")
+            seed = self.hparams.seed
+            embed = self._embeddings
+            metrics.update(
+                keyword_sv_of_rows(embed, keyword_rows, n_boot, seed, trials_file)
+            )
         return metrics
+
+    def _embeddings(self, dataset):
+        """SV embeddings ``{id: [dim]}``, one utterance per batch: with a
+        group-norm CNN and no attention mask (BASE models) padding changes the
+        embedding, and a score must not depend on the batch."""
+        embeddings = {}
+        for batch in self._loader(dataset, batch_size=1):
+            batch = batch.to(self.device)
+            wavs, lens = batch.sig
+            emb = self.modules.sv_head(self.modules.encoder(wavs, lens), lens)
+            embeddings.update(zip(batch.id, emb.cpu(), strict=True))
+        return embeddings
 
     def _loader(self, dataset, **overrides):
         options = {**self.hparams.eval_dataloader_opts, **overrides}
@@ -183,13 +196,10 @@ def kws_datasets(hparams):
     for split in ("train", "valid", "test"):
         csv = os.path.join(hparams["data_save_folder"], "gsc", f"{split}.csv")
         data = sb.dataio.dataset.DynamicItemDataset.from_csv(csv)
-        unknown = sorted(
-            {row["command"] for row in data.data.values()} - set(GSC_CLASSES)
-        )
+        unknown = {row["command"] for row in data.data.values()} - set(GSC_CLASSES)
         if unknown:
-            raise ValueError(
-                f"{csv} has labels outside the 12 GSC V1 classes: {unknown[:5]}"
-            )
+            msg = f"labels outside the 12 GSC V1 classes: {sorted(unknown)[:5]}"
+            raise ValueError(f"{csv} has {msg}")
         data.add_dynamic_item(audio_pipeline())  # whole clips
         data.add_dynamic_item(label)
         data.set_output_keys(["id", "sig", "command_encoded"])
@@ -202,13 +212,10 @@ def sv_datasets(hparams):
     the test set of every trial file (whole utterances)."""
     folder = os.path.join(hparams["data_save_folder"], "voxceleb1")
     encoder = sb.dataio.encoder.CategoricalEncoder()
+    train_csv = sv_train_csv(hparams)
     encoder.load_or_create(
         os.path.join(hparams["output_folder"], "speaker_encoder.txt"),
-        from_didatasets=[
-            sb.dataio.dataset.DynamicItemDataset.from_csv(
-                os.path.join(folder, "train.csv")
-            )
-        ],
+        from_didatasets=[sb.dataio.dataset.DynamicItemDataset.from_csv(train_csv)],
         output_key="spk_id",
     )
     encoder.expect_len(hparams["n_speakers"])
@@ -219,10 +226,9 @@ def sv_datasets(hparams):
         return torch.LongTensor([encoder.encode_label(spk_id)])
 
     datasets = {}
-    for split, deterministic in (("train", False), ("valid", True)):
-        data = sb.dataio.dataset.DynamicItemDataset.from_csv(
-            os.path.join(folder, f"{split}.csv")
-        )
+    for split, csv in (("train", train_csv), ("valid", f"{folder}/valid.csv")):
+        deterministic = split == "valid"
+        data = sb.dataio.dataset.DynamicItemDataset.from_csv(csv)
         data.add_dynamic_item(
             audio_pipeline(hparams["sv_crop_seconds"], deterministic=deterministic)
         )
@@ -248,17 +254,50 @@ def trials_path(hparams):
         raise FileNotFoundError(f"{err}; or pass --trials_file") from err
 
 
+def sv_train_csv(values):
+    """The SV training CSV: VoxCeleb1 dev, plus GSC speakers with sv_extra_gsc."""
+    if values.get("sv_extra_gsc"):
+        return os.path.join(values["data_save_folder"], "sv_train_with_gsc.csv")
+    return os.path.join(values["data_save_folder"], "voxceleb1", "train.csv")
+
+
+def keyword_test_rows(values):
+    """GSC test rows for keyword SV: the prepared split, else the official
+    folder; None (with a warning) when neither has two keyword speakers."""
+    if values.get("gsc_folder"):
+        rows = read_csv_rows(f"{values['data_save_folder']}/gsc/test.csv")
+    elif values.get("test_folder"):
+        rows = official_test_rows(values["test_folder"])
+    else:
+        logger.warning("No gsc_folder or test_folder: no keyword SV (sv_keyword_eer)")
+        return None
+    speakers = {row["spk_id"] for row in rows if row["command"] in GSC_KEYWORDS}
+    if len(speakers) < 2:
+        logger.warning(
+            "The GSC test split has %d keyword speaker(s): no keyword SV "
+            "(sv_keyword_eer); pass --test_folder=<speech_commands_test_set_v0.01>",
+            len(speakers),
+        )
+        return None
+    return rows
+
+
 def prepare_data(values):
     """Prepares the corpora of the tasks (main process, skipped when done)."""
     save = values["data_save_folder"]
-    if "kws" in values["tasks"]:
+    if "kws" in values["tasks"] or values.get("gsc_folder"):
         run_on_main(
             prepare_gsc,
             kwargs={
                 "data_folder": values["gsc_folder"],
                 "save_folder": os.path.join(save, "gsc"),
+                "unknown_fraction": values["unknown_fraction"],
+                "test_folder": values.get("test_folder"),
             },
         )
+    if "sv" in values["tasks"] and values.get("sv_extra_gsc"):
+        if not values.get("gsc_folder"):
+            raise ValueError("sv_extra_gsc: True needs gsc_folder, found null")
     if "sv" in values["tasks"]:
         run_on_main(
             prepare_voxceleb1,
@@ -269,13 +308,17 @@ def prepare_data(values):
                 "valid_ratio": values["sv_valid_ratio"],
             },
         )
+        if values.get("sv_extra_gsc"):
+            run_on_main(
+                add_gsc_speakers,
+                args=[f"{save}/voxceleb1/train.csv", f"{save}/gsc/train.csv"],
+                kwargs={"output_csv": sv_train_csv(values)},
+            )
 
 
 def count_speakers(values):
-    """Number of distinct speakers in the prepared VoxCeleb1 train.csv."""
-    csv = os.path.join(values["data_save_folder"], "voxceleb1", "train.csv")
-    data = sb.dataio.dataset.DynamicItemDataset.from_csv(csv)
-    return len({row["spk_id"] for row in data.data.values()})
+    """Number of distinct speakers in the prepared SV training CSV."""
+    return len({row["spk_id"] for row in read_csv_rows(sv_train_csv(values))})
 
 
 def main(argv):
@@ -360,7 +403,9 @@ def main(argv):
     brain.checkpointer.recover_if_possible(min_key="error")
     trials = read_trials(trials_path(hparams)) if "sv" in tasks else None
     metrics = brain.evaluate_tasks(
-        {task: datasets[task]["test"] for task in tasks}, trials
+        {task: datasets[task]["test"] for task in tasks},
+        trials,
+        keyword_test_rows(hparams) if "sv" in tasks else None,
     )
     modules = torch.nn.ModuleList(hparams["modules"].values())
     metrics.update(
