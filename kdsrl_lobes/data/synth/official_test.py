@@ -10,9 +10,9 @@ The embedded copy is planned from its own random stream (every key starts with
 ``gsc-test``), so adding it leaves every file of the main corpus as it was. Its
 speakers, as many as the main corpus has, are new ids that GSC's ``which_set``
 hash puts in ``testing``, never ids of the main corpus: they are disjoint from
-the training and validation speakers. Each says every keyword ``takes`` times and ``takes`` distinct unknown
-words once, and there are as many ``_silence_`` clips, so every class gets
-``speakers * takes`` clips.
+the training and validation speakers. Each says every keyword ``takes`` times
+and ``takes`` distinct unknown words once, and there are as many ``_silence_``
+clips, so every class gets ``speakers * takes`` clips.
 """
 
 from dataclasses import dataclass
