@@ -5,13 +5,17 @@ Usage::
     python benchmarks/mfcc_baseline.py --corpus DIR [--output FILE.json]
 
 - KWS (GSC V1, 12 classes): mean and standard deviation over time of 20 MFCCs
-  (SpeechBrain's ``MFCC`` lobe, no deltas) -> 40-dim vector, standardised with the
+  (`kdsrl_lobes.evaluation.mfcc`) -> 40-dim vector, standardised with the
   train-set statistics, multinomial logistic regression (L-BFGS, L2) trained on
-  ``train.csv``; accuracy on ``test.csv``. Nearest class centroid (cosine) too.
+  ``train.csv`` (``_unknown_`` subsampled as in the recipes); accuracy, balanced
+  accuracy and per-class recall on the official balanced test set, each with
+  its 95 % bootstrap interval (`kdsrl_lobes.evaluation.reports`). Nearest class
+  centroid (cosine) too.
 - SV (VoxCeleb1 trial list): the same 40-dim vector, standardised with the dev
   (``train.csv``) statistics, cosine score per trial
   (`kdsrl_lobes.evaluation.metrics.score_trials`, as the recipe scores); EER and
-  minDCF with `verification_metrics` (SpeechBrain's ``EER`` and ``minDCF``).
+  minDCF (SpeechBrain's) with intervals over speakers; the same on the keyword
+  trials of the official GSC test set (``sv_keyword_eer``).
 """
 
 import argparse
@@ -20,46 +24,44 @@ import os
 import time
 
 import torch
-from speechbrain.lobes.features import MFCC
 
 from kdsrl_lobes.data import (
     GSC_CLASSES,
     find_trials,
-    load_audio,
+    official_test_rows,
     prepare_gsc,
     prepare_voxceleb1,
     read_csv_rows,
     read_trials,
 )
-from kdsrl_lobes.evaluation.metrics import score_trials, verification_metrics
+from kdsrl_lobes.data.gsc import OFFICIAL_TEST_FOLDER
+from kdsrl_lobes.evaluation.keyword_sv import keyword_trials, keyword_verification
+from kdsrl_lobes.evaluation.metrics import score_trials
+from kdsrl_lobes.evaluation.mfcc import mfcc_lobe, mfcc_rows
 from kdsrl_lobes.evaluation.probe import logistic_regression, standardise
+from kdsrl_lobes.evaluation.reports import kws_report, verification_report
 
 
-@torch.no_grad()
-def embed(rows: list[dict], mfcc: MFCC) -> torch.Tensor:
-    """Mean and std over time of the MFCCs of each row: [rows, 2 * n_mfcc]."""
-    vectors = []
-    for row in rows:
-        audio = load_audio(row["wav"], int(row["start"]), int(row["stop"]))
-        feats = mfcc(audio.unsqueeze(0))[0]  # time x n_mfcc
-        vectors.append(torch.cat([feats.mean(0), feats.std(0)]))
-    return torch.stack(vectors)
-
-
-def kws_baseline(corpus: str, save_folder: str, mfcc: MFCC) -> dict:
-    """Accuracy of the MFCC baselines on the GSC test split."""
+def kws_baseline(corpus: str, save_folder: str, mfcc) -> dict:
+    """KWS metrics (95 % intervals) of the MFCC baselines on the GSC test split:
+    the official balanced set when the corpus has it, with ``_unknown_``
+    subsampled as the recipes do (``unknown_fraction`` 0.1)."""
+    official = os.path.join(corpus, OFFICIAL_TEST_FOLDER)
     csvs = prepare_gsc(
-        os.path.join(corpus, "speech_commands_v0.01"), os.path.join(save_folder, "gsc")
+        os.path.join(corpus, "speech_commands_v0.01"),
+        os.path.join(save_folder, "gsc"),
+        unknown_fraction=0.1,
+        test_folder=official if os.path.isdir(official) else None,
     )
     train, test = read_csv_rows(csvs["train"]), read_csv_rows(csvs["test"])
     index = {c: i for i, c in enumerate(GSC_CLASSES)}
-    x_train, x_test = embed(train, mfcc), embed(test, mfcc)
+    x_train, x_test = mfcc_rows(train, mfcc), mfcc_rows(test, mfcc)
     y_train = torch.tensor([index[r["command"]] for r in train])
     y_test = torch.tensor([index[r["command"]] for r in test])
     x_train, x_test = standardise(x_train, x_test)
     model = logistic_regression(x_train, y_train, len(GSC_CLASSES), max_iter=500)
     with torch.no_grad():
-        accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
+        logreg = model(x_test).argmax(1)
     centroids = torch.stack(
         [x_train[y_train == c].mean(0) for c in range(len(GSC_CLASSES))]
     )
@@ -67,39 +69,45 @@ def kws_baseline(corpus: str, save_folder: str, mfcc: MFCC) -> dict:
         torch.nn.functional.normalize(x_test, dim=1)
         @ torch.nn.functional.normalize(centroids, dim=1).T
     )
-    centroid_accuracy = (similarity.argmax(1) == y_test).float().mean().item()
+    centroid = kws_report(similarity.argmax(1), y_test, GSC_CLASSES)
     majority = torch.bincount(y_test, minlength=len(GSC_CLASSES)).max().item() / len(
         y_test
     )
     return {
-        "test_accuracy_logreg": round(accuracy, 4),
-        "test_accuracy_nearest_centroid": round(centroid_accuracy, 4),
-        "majority_class_accuracy": round(majority, 4),
+        **kws_report(logreg, y_test, GSC_CLASSES),
+        "nearest_centroid_accuracy": centroid["kws_accuracy"],
+        "nearest_centroid_accuracy_ci95": centroid["kws_accuracy_ci95"],
+        "majority_class_accuracy": round(100.0 * majority, 2),
         "train_rows": len(train),
         "test_rows": len(test),
     }
 
 
-def sv_baseline(corpus: str, save_folder: str, mfcc: MFCC) -> dict:
-    """EER of cosine scoring of MFCC mean+std vectors on the trial list."""
+def sv_baseline(corpus: str, save_folder: str, mfcc) -> dict:
+    """EER and minDCF (95 % intervals over enrolment speakers) of cosine scoring
+    of MFCC mean+std vectors on the trial list, and on the keyword trials of
+    the official GSC test set when the corpus has it."""
     data_folder = os.path.join(corpus, "voxceleb1")
     csvs = prepare_voxceleb1(data_folder, os.path.join(save_folder, "voxceleb1"))
     dev, test = read_csv_rows(csvs["train"]), read_csv_rows(csvs["test"])
-    x_dev, x_test = embed(dev, mfcc), embed(test, mfcc)
+    x_dev, x_test = mfcc_rows(dev, mfcc), mfcc_rows(test, mfcc)
     _, x_test = standardise(x_dev, x_test)
     embeddings = {r["ID"]: x for r, x in zip(test, x_test, strict=True)}
     trials = read_trials(find_trials(data_folder))
     scores, labels = score_trials(embeddings, trials)  # as the recipe scores
-    metrics = verification_metrics(scores, labels)
-    return {
-        "eer": round(metrics["sv_eer"] / 100.0, 4),
-        "threshold": round(metrics["sv_threshold"], 4),
-        "min_dcf": round(metrics["sv_min_dcf"], 4),
-        "target_trials": int(labels.sum()),
-        "nontarget_trials": int(len(labels) - labels.sum()),
-        "test_speakers": len({r["spk_id"] for r in test}),
-        "dev_rows": len(dev),
-    }
+    speakers = [enrol.split("/")[0] for _, enrol, _ in trials]
+    results = verification_report(scores, labels, speakers, "sv")
+    official = os.path.join(corpus, OFFICIAL_TEST_FOLDER)
+    if os.path.isdir(official):
+        rows = official_test_rows(official)
+        keyword = keyword_trials(rows)
+        named = {name for _, a, b in keyword for name in (a, b)}
+        rows = [r for r in rows if f"{r['ID']}.wav" in named]
+        _, x_kw = standardise(x_dev, mfcc_rows(rows, mfcc))
+        vectors = {f"{r['ID']}.wav": x for r, x in zip(rows, x_kw, strict=True)}
+        results.update(keyword_verification(vectors, keyword))
+    results.update(test_speakers=len(set(speakers)), dev_rows=len(dev))
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     save_folder = args.save_folder or os.path.join(args.corpus, "mfcc_baseline")
     torch.manual_seed(0)
-    mfcc = MFCC(deltas=False, context=False, n_mfcc=20)
+    mfcc = mfcc_lobe()
     start = time.time()
     results = {
         "corpus": os.path.abspath(args.corpus),
