@@ -320,3 +320,32 @@ def test_debug_runs_two_short_epochs(quick_corpus, tiny_teacher_dir, tmp_path):
     log = (tmp_path / "train_log.txt").read_text().splitlines()
     assert [line.split(",")[0] for line in log] == ["epoch: 1", "epoch: 2"]
     assert 0.0 <= _metrics(out)["kws_accuracy"] <= 100.0
+
+
+def test_per_task_lr_scale(quick_corpus, tiny_teacher_dir, tmp_path):
+    import transformers
+
+    # every update of a KWS-only run at lr x 0: the encoder stays as loaded
+    args = _args(
+        "kws", quick_corpus, tiny_teacher_dir(), tmp_path, "--kws_lr_scale=0.0"
+    )
+    run_recipe(SCRIPT, args)
+    initial = transformers.AutoModel.from_pretrained(tiny_teacher_dir()).state_dict()
+    saved = [d for d in os.listdir(tmp_path / "save") if d.startswith("CKPT")]
+    state = torch.load(tmp_path / "save" / saved[0] / "encoder.ckpt", weights_only=True)
+    assert all(torch.equal(state[f"model.{k}"], v) for k, v in initial.items())
+    # scales need one task per update
+    result = run_recipe(
+        SCRIPT,
+        _args(
+            "multitask",
+            quick_corpus,
+            tiny_teacher_dir(),
+            tmp_path / "sum",
+            "--schedule=sum",
+            "--sv_lr_scale=2.0",
+        ),
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "need schedule: alternate" in result.stdout + result.stderr

@@ -95,6 +95,19 @@ class MultiTaskBrain(ScheduledBrain):
                 self.error_metrics[task].append(task_batch.id, logits, targets)
         return loss
 
+    def on_fit_batch_start(self, batch, should_step):
+        """Per-task learning rate: with the alternating schedule every update is
+        one task's, made at ``lr * <task>_lr_scale``. (Adam is invariant to a
+        loss's scale, so ``<task>_loss_weight`` alone barely changes an
+        alternating run; this is the lever that does.)"""
+        super().on_fit_batch_start(batch, should_step)
+        if len(batch) == 1:
+            (task,) = batch
+            scheduler = getattr(self.hparams, "lr_scheduler", None)
+            for group in self.optimizer.param_groups:
+                base = self.hparams.lr if scheduler is None else group["lr"]
+                group["lr"] = base * self.hparams.lr_scales[task]
+
     def on_stage_start(self, stage, epoch=None):
         """A classification-error tracker per task (validation and test)."""
         if stage != sb.Stage.TRAIN:
@@ -348,6 +361,14 @@ def main(argv):
         overrides=overrides,
     )
     hparams["loss_weights"] = {task: hparams[f"{task}_loss_weight"] for task in tasks}
+    hparams["lr_scales"] = {task: hparams[f"{task}_lr_scale"] for task in tasks}
+    if hparams["schedule"] != "alternate" and set(hparams["lr_scales"].values()) != {
+        1.0
+    }:
+        raise ValueError(
+            f"Per-task LR scales {hparams['lr_scales']} need schedule: alternate "
+            f"(one task per update), found schedule: {hparams['schedule']}"
+        )
     datasets = {}
     if "kws" in tasks:
         datasets["kws"] = kws_datasets(hparams)
