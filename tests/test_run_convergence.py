@@ -1,0 +1,86 @@
+"""scripts/run_convergence.py: the fine-tunings it runs (rows x epochs, the
+variants), the gaps it reports with their noise verdicts, and its outputs (the
+recipes themselves are tested in their own files; here the subprocess is
+replaced by one that records the command and writes the metrics a recipe
+would)."""
+
+import json
+import os
+
+from .test_run_ekd import load, option
+
+
+def test_rows_epochs_and_variants(monkeypatch, tmp_path):
+    run_convergence = load("run_convergence")
+    run_embedded = run_convergence.run_embedded
+    commands = []
+
+    def fake_run(command, cwd, check, env=None):
+        commands.append(command)
+        if "kdsrl_lobes.data.synth" in command:
+            out = command[command.index("--output") + 1]
+            os.makedirs(out, exist_ok=True)
+            open(os.path.join(out, "kdsrl_synth_manifest.json"), "w").close()
+            return
+        out = option(command, "output_folder")
+        script = command[1]
+        if script.endswith(os.path.join("pretrain", "train.py")):
+            os.makedirs(os.path.join(out, "teacher"), exist_ok=True)
+        elif script.endswith(os.path.join("distill", "train.py")):
+            os.makedirs(os.path.join(out, "student"), exist_ok=True)
+        else:  # multi-task EER 10 points worse at 2 epochs, 1 point at 8
+            epochs = int(option(command, "number_of_epochs"))
+            multi = command[2].endswith("multitask.yaml")
+            eer = 20.0 + (20.0 / epochs if multi else 0.0)
+            if option(command, "sv_lr_scale") == "2.0":
+                eer -= 1.0
+            metrics = {"sv_eer": eer, "sv_eer_ci95": [eer - 1.5, eer + 1.5]}
+            if multi:
+                metrics.update(kws_accuracy=80.0, kws_accuracy_ci95=[78.0, 82.0])
+            os.makedirs(out, exist_ok=True)
+            with open(os.path.join(out, "metrics.json"), "w") as f:
+                json.dump(metrics, f)
+
+    monkeypatch.setattr(run_embedded.subprocess, "run", fake_run)
+    workdir = str(tmp_path / "w")
+    argv = [
+        "--workdir", workdir, "--quick", "--epochs", "2", "8", "--jobs", "2",
+        "--variant", "lr2=--sv_lr_scale=2.0", "--variant_epochs", "8",
+    ]  # fmt: skip
+    run_convergence.main(argv)
+    finetunes = [
+        c for c in commands if c[1].endswith(os.path.join("multitask", "train.py"))
+    ]
+    runs = sorted(
+        (
+            os.path.basename(c[2]),
+            option(c, "number_of_epochs"),
+            option(c, "sv_lr_scale") or "-",
+        )
+        for c in finetunes
+    )
+    assert runs == [
+        ("multitask.yaml", "2", "-"),
+        ("multitask.yaml", "8", "-"),
+        ("multitask.yaml", "8", "2.0"),
+        ("sv.yaml", "2", "-"),
+        ("sv.yaml", "8", "-"),
+    ]
+    # every run starts from the main job's student, tests on the official set
+    assert {option(c, "encoder_source") for c in finetunes} == {
+        os.path.join(workdir, "distill_hubert", "student")
+    }
+    assert all(option(c, "test_folder").endswith("speech_commands_test_set_v0.01")
+               for c in finetunes)  # fmt: skip
+    folder = os.path.join(workdir, "convergence")
+    text = open(os.path.join(folder, "convergence.md")).read()
+    assert "| 2 | +10.00 (outside the noise) |" in text
+    assert "| 8 | +2.50 (inside the noise) |" in text
+    assert "| lr2 | +0.00 (inside the noise) | -1.00 (inside the noise) |" in text
+    saved = json.load(open(os.path.join(folder, "convergence.json")))
+    assert saved["runs"]["sv"]["8"]["sv_eer"] == 20.0
+    assert os.path.getsize(os.path.join(folder, "convergence.png")) > 1000
+    # a second call reuses every run
+    commands.clear()
+    run_convergence.main(argv)
+    assert commands == []
