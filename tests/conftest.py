@@ -51,6 +51,7 @@ def trained_multitask(quick_corpus, tiny_teacher_dir, tmp_path_factory):
             f"--output_folder={out}",
             f"--gsc_folder={quick_corpus}/speech_commands_v0.01",
             f"--voxceleb_folder={quick_corpus}/voxceleb1",
+            f"--test_folder={quick_corpus}/speech_commands_test_set_v0.01",
             "--number_of_epochs=2",
             "--epoch_rounds=4",
             "--kws_batch_size=8",

@@ -24,6 +24,7 @@ from kdsrl_lobes.data import (
     read_csv_rows,
     read_trials,
 )
+from kdsrl_lobes.data.gsc import OFFICIAL_TEST_FOLDER
 from kdsrl_lobes.evaluation.metrics import score_trials, verification_metrics
 
 logger = get_logger(__name__)
@@ -34,7 +35,10 @@ RunFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 def load_test_sets(corpus_root: str, work_folder: str) -> dict:
     """Prepares the test CSVs (skipped when done) of a corpus root holding
-    ``speech_commands_v0.01/`` and ``voxceleb1/``.
+    ``speech_commands_v0.01/`` and ``voxceleb1/``; the KWS test split is GSC
+    V1's official balanced test set when the root also holds
+    ``speech_commands_test_set_v0.01/`` (as the recipes test with
+    ``--test_folder``), else the files of the testing list.
 
     Returns
     -------
@@ -50,7 +54,12 @@ def load_test_sets(corpus_root: str, work_folder: str) -> dict:
                 f"{folder} not found: expected a corpus root with "
                 "speech_commands_v0.01/ and voxceleb1/"
             )
-    gsc_csv = prepare_gsc(gsc, os.path.join(work_folder, "gsc"))["test"]
+    official = os.path.join(corpus_root, OFFICIAL_TEST_FOLDER)
+    gsc_csv = prepare_gsc(
+        gsc,
+        os.path.join(work_folder, "gsc"),
+        test_folder=official if os.path.isdir(official) else None,
+    )["test"]
     trials_path = find_trials(vox)
     vox_csv = prepare_voxceleb1(
         vox, os.path.join(work_folder, "voxceleb1"), trials=trials_path
