@@ -1,6 +1,7 @@
 """Helpers to import and run recipe scripts from the tests."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,38 @@ def loaded_checkpoints(log_text):
         for line in log_text.splitlines()
         if marker in line
     ]
+
+
+def option(command, key):
+    """The last ``--key=value`` of a command line, or None."""
+    values = [c.split("=", 1)[1] for c in command if c.startswith(f"--{key}=")]
+    return values[-1] if values else None
+
+
+def fake_stage_runner(commands, finetune_metrics, envs=None):
+    """A stand-in for ``subprocess.run`` in ``scripts/run_*.py``: records each
+    command (and its environment in ``envs``) and writes the output its recipe
+    would: the corpus manifest, ``teacher/``, ``student/``, or the
+    ``metrics.json`` that ``finetune_metrics(command)`` returns."""
+
+    def fake_run(command, cwd, check, env=None):
+        commands.append(command)
+        if envs is not None:
+            envs.append(env)
+        if "kdsrl_lobes.data.synth" in command:
+            out = command[command.index("--output") + 1]
+            os.makedirs(out, exist_ok=True)
+            open(os.path.join(out, "kdsrl_synth_manifest.json"), "w").close()
+            return
+        out = option(command, "output_folder")
+        script = command[1]
+        if script.endswith(os.path.join("pretrain", "train.py")):
+            os.makedirs(os.path.join(out, "teacher"), exist_ok=True)
+        elif script.endswith(os.path.join("distill", "train.py")):
+            os.makedirs(os.path.join(out, "student"), exist_ok=True)
+        else:
+            os.makedirs(out, exist_ok=True)
+            with open(os.path.join(out, "metrics.json"), "w") as f:
+                json.dump(finetune_metrics(command), f)
+
+    return fake_run

@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+from .recipe_utils import fake_stage_runner, option
+
 SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "scripts")
 
 
@@ -21,41 +23,18 @@ def load(name):
     return module
 
 
-def option(command, key):
-    values = [c.split("=", 1)[1] for c in command if c.startswith(f"--{key}=")]
-    return values[-1] if values else None
-
-
 @pytest.fixture
 def fake_recipes(monkeypatch):
     run_ekd = load("run_ekd")
     run_embedded = run_ekd.run_embedded
     commands, envs = [], []
 
-    def fake_run(command, cwd, check, env=None):
-        commands.append(command)
-        envs.append(env)
-        if "kdsrl_lobes.data.synth" in command:
-            out = command[command.index("--output") + 1]
-            os.makedirs(out, exist_ok=True)
-            open(os.path.join(out, "kdsrl_synth_manifest.json"), "w").close()
-            return
-        out = option(command, "output_folder")
-        script = command[1]
-        if script.endswith(os.path.join("pretrain", "train.py")):
-            os.makedirs(os.path.join(out, "teacher"), exist_ok=True)
-        elif script.endswith(os.path.join("distill", "train.py")):
-            os.makedirs(os.path.join(out, "student"), exist_ok=True)
-        else:  # fine-tuning: metrics that depend on the encoder and the seed
-            seed = int(option(command, "seed"))
-            encoder = option(command, "encoder_source")
-            bonus = 3.0 if "average" in encoder else 0.0
-            os.makedirs(out, exist_ok=True)
-            with open(os.path.join(out, "metrics.json"), "w") as f:
-                json.dump(
-                    {"kws_accuracy": 80.0 + seed + bonus, "sv_eer": 20.0 - seed}, f
-                )
+    def metrics(command):  # depend on the encoder and the seed
+        seed = int(option(command, "seed"))
+        bonus = 3.0 if "average" in option(command, "encoder_source") else 0.0
+        return {"kws_accuracy": 80.0 + seed + bonus, "sv_eer": 20.0 - seed}
 
+    fake_run = fake_stage_runner(commands, metrics, envs)
     monkeypatch.setattr(run_embedded.subprocess, "run", fake_run)
     return run_ekd, commands, envs
 
