@@ -87,7 +87,8 @@ class Pipeline:
     def stage(self, name, command, output, cwd=ROOT, env=None):
         """Runs ``command`` unless ``output`` exists with the same command
         (``env``: extra environment variables). Stages of one pipeline may run
-        in threads at once: the record is written under a lock."""
+        in threads at once: the record is written under a lock, merged with
+        what other pipelines on the same folder recorded meanwhile."""
         done = self.record.get(name)
         if done and done["command"] == command and os.path.exists(output):
             print(f"[{name}] done already ({done['seconds']:.0f} s): {output}")
@@ -98,6 +99,11 @@ class Pipeline:
         subprocess.run(command, cwd=cwd, check=True, env=environment)
         seconds = time.time() - start
         with self._lock:
+            # another pipeline (another script on the same workdir) may have
+            # recorded stages since this one started: keep them
+            if os.path.isfile(self.record_path):
+                with open(self.record_path, encoding="utf-8") as f:
+                    self.record = json.load(f)
             self.record[name] = {"command": command, "seconds": seconds}
             tmp = self.record_path + ".tmp"
             with open(tmp, "w", encoding="utf-8") as f:

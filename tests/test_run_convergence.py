@@ -76,3 +76,13 @@ def test_rows_epochs_and_variants(monkeypatch, tmp_path):
     os.rmdir(os.path.join(workdir, "corpus", "speech_commands_test_set_v0.01"))
     run_convergence.main(argv)
     assert len(commands) == 1 and "kdsrl_lobes.data.synth" in commands[0]
+
+
+def test_two_pipelines_on_one_folder_keep_each_others_stages(tmp_path):
+    run_embedded = load("run_convergence").run_embedded
+    first = run_embedded.Pipeline(str(tmp_path))
+    second = run_embedded.Pipeline(str(tmp_path))  # started before first's stage
+    first.stage("a", ["true"], str(tmp_path))
+    second.stage("b", ["true"], str(tmp_path))
+    record = run_embedded.Pipeline(str(tmp_path)).record
+    assert sorted(record) == ["a", "b"]
