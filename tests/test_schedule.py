@@ -100,3 +100,29 @@ def test_first_update_runs_at_the_warmup_lr_not_the_peak():
     brain.fit(range(1), [torch.ones(1, 2)] * 12)  # 6 optimiser steps
     assert brain.optimizer.used == [0.25, 0.5, 0.75, 1.0, 0.75, 0.5]
     assert brain.hparams.lr_scheduler.num_training_steps == 8
+
+
+@pytest.mark.parametrize("scheduled", [False, True])
+def test_lr_scale_multiplies_the_rate_of_each_update(scheduled):
+    class Alternate(ScheduledBrain):
+        def compute_forward(self, batch, stage):
+            return self.modules.model(batch["x"])
+
+        def compute_objectives(self, out, batch, stage):
+            return out.pow(2).mean()
+
+        def lr_scale(self, batch):
+            return batch["scale"]
+
+    hparams = {"lr_scheduler": LinearWarmupScheduler(1.0, 1, 100)} if scheduled else {}
+    brain = Alternate(
+        modules={"model": torch.nn.Linear(2, 1)},
+        opt_class=_RecordingSGD,
+        hparams=hparams,
+        run_opts={"noprogressbar": True},
+    )
+    batches = [{"x": torch.ones(1, 2), "scale": s} for s in (1.0, 0.5, 2.0, 1.0)]
+    brain.fit(range(1), batches)
+    # the base rate (1.0 without a scheduler; the warm-up's 1.0 after one step)
+    # never drifts with the scales: each update gets base x its own scale
+    assert brain.optimizer.used == pytest.approx([1.0, 0.5, 2.0, 1.0], rel=0.05)

@@ -42,6 +42,20 @@ class ScheduledBrain(sb.Brain):
     """
 
     total_steps = None
+    _base_lrs = None  # the learning rates before any lr_scale
+
+    def lr_scale(self, batch) -> float:
+        """Factor on the learning rate of the update ``batch`` makes: 1.0. A
+        recipe whose updates differ in kind overrides it (the multi-task
+        recipe's per-task learning rate)."""
+        return 1.0
+
+    def init_optimizers(self):
+        """SpeechBrain's, then the learning rates the optimiser was built with
+        (before a checkpoint's, which may hold a scaled one, is loaded)."""
+        super().init_optimizers()
+        if self.optimizer is not None:
+            self._base_lrs = [group["lr"] for group in self.optimizer.param_groups]
 
     def on_fit_start(self):
         """Recovers the checkpoint (SpeechBrain's), then gives the scheduler
@@ -52,7 +66,15 @@ class ScheduledBrain(sb.Brain):
             scheduler.num_training_steps = self.total_steps
 
     def on_fit_batch_start(self, batch, should_step):
-        """Sets the learning rate of the coming optimiser step."""
+        """Sets the learning rate of the coming optimiser step: the scheduler's
+        value (or the optimiser's own) times `lr_scale`."""
         scheduler = getattr(self.hparams, "lr_scheduler", None)
         if should_step and scheduler is not None:
             scheduler(self.optimizer)
+            self._base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        scale = self.lr_scale(batch)
+        if self._base_lrs is not None and (scale != 1.0 or scheduler is None):
+            for group, base in zip(
+                self.optimizer.param_groups, self._base_lrs, strict=True
+            ):
+                group["lr"] = base * scale

@@ -95,18 +95,15 @@ class MultiTaskBrain(ScheduledBrain):
                 self.error_metrics[task].append(task_batch.id, logits, targets)
         return loss
 
-    def on_fit_batch_start(self, batch, should_step):
+    def lr_scale(self, batch):
         """Per-task learning rate: with the alternating schedule every update is
         one task's, made at ``lr * <task>_lr_scale``. (Adam is invariant to a
         loss's scale, so ``<task>_loss_weight`` alone barely changes an
         alternating run; this is the lever that does.)"""
-        super().on_fit_batch_start(batch, should_step)
         if len(batch) == 1:
             (task,) = batch
-            scheduler = getattr(self.hparams, "lr_scheduler", None)
-            for group in self.optimizer.param_groups:
-                base = self.hparams.lr if scheduler is None else group["lr"]
-                group["lr"] = base * self.hparams.lr_scales[task]
+            return self.hparams.lr_scales[task]
+        return 1.0
 
     def on_stage_start(self, stage, epoch=None):
         """A classification-error tracker per task (validation and test)."""
