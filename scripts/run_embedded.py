@@ -49,16 +49,21 @@ ARCHES = ("hubert", "wav2vec2", "wavlm", "robust_hubert")
 
 def with_overrides(command: list, overrides: list) -> list:
     """``command`` with ``--key=value`` overrides appended; an override of a key
-    the command already sets replaces it (SpeechBrain reads the overrides as
-    YAML, where a repeated key is an error).
+    the command already sets, or that an earlier override sets, replaces it
+    (SpeechBrain reads the overrides as YAML, where a repeated key is an
+    error).
 
     Example
     -------
     >>> with_overrides(["train.py", "--lr=1", "--seed=3"], ["--lr=2"])
     ['train.py', '--seed=3', '--lr=2']
+    >>> with_overrides(["train.py"], ["--epochs=4", "--seed=1", "--epochs=2"])
+    ['train.py', '--seed=1', '--epochs=2']
     """
-    keys = {o.split("=", 1)[0] for o in overrides}
-    return [c for c in command if c.split("=", 1)[0] not in keys] + list(overrides)
+    last = {o.split("=", 1)[0]: i for i, o in enumerate(overrides)}
+    overrides = [o for i, o in enumerate(overrides) if last[o.split("=", 1)[0]] == i]
+    keys = set(last)
+    return [c for c in command if c.split("=", 1)[0] not in keys] + overrides
 
 
 def recipe(*parts):

@@ -49,6 +49,7 @@ def test_every_row_and_seed_is_distilled_and_fine_tuned_with_the_same_budget(
             "--workdir", workdir, "--quick", "--teachers", "hubert", "wavlm",
             "--aggregations", "average", "per_teacher", "--seeds", "1", "2",
             "--distill_override=--number_of_epochs=3", "--jobs", "2",
+            "--finetune_override=--number_of_epochs=2",
         ]
     )  # fmt: skip
     # two chains at once, each on half the cores (corpus and teachers alone)
@@ -64,7 +65,12 @@ def test_every_row_and_seed_is_distilled_and_fine_tuned_with_the_same_budget(
     ]
     assert len(distills) == len(finetunes) == 4 * 2  # 2 singles + 2 EKD, 2 seeds
     assert all(option(c, "number_of_epochs") == "3" for c in distills)
-    assert {option(c, "number_of_epochs") for c in finetunes} == {"4"}  # the main job's
+    # the override replaces the main job's 4 epochs: one key each (SpeechBrain
+    # refuses a repeated override)
+    assert {option(c, "number_of_epochs") for c in finetunes} == {"2"}
+    for c in distills + finetunes:
+        keys = [a.split("=", 1)[0] for a in c if a.startswith("--")]
+        assert len(keys) == len(set(keys)), c
     ensembles = [c for c in distills if option(c, "teacher_sources")]
     assert len(ensembles) == 4
     teachers = os.path.join(workdir, "pretrain_{}", "teacher")
