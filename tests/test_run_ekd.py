@@ -109,6 +109,7 @@ def test_every_row_and_seed_is_distilled_and_fine_tuned_with_the_same_budget(
             "--workdir", workdir, "--quick", "--teachers", "hubert", "wavlm",
             "--aggregations", "average", "per_teacher", "--seeds", "1", "2",
             "--distill_override=--number_of_epochs=3",
+            "--finetune_override=--number_of_epochs=2",
         ]
     )  # fmt: skip
     assert commands == []
