@@ -118,14 +118,14 @@ def worker(spec):
 
 def export_students(arch, sources, folder):
     """ONNX fp32 + int8 graphs of the two students; returns their paths."""
-    from kdsrl_lobes.hub.export import export_onnx, quantize_int8
+    from kdsrl_lobes.hub.export import export_onnx, quantize_dynamic_int8
 
     paths = {}
     for size in ("base", "embedded"):
         network = build_network(size, "student", arch, sources.get(size))
         fp32 = export_onnx(network, os.path.join(folder, f"{size}_student.onnx"))
         paths[(size, "onnx_fp32")] = fp32
-        paths[(size, "onnx_int8")] = quantize_int8(
+        paths[(size, "onnx_int8")] = quantize_dynamic_int8(
             fp32, os.path.join(folder, f"{size}_student_int8.onnx")
         )
     return paths

@@ -20,7 +20,9 @@ def exported(trained_multitask, quick_corpus, tmp_path_factory):
     pkg = str(root / "package")
     package.main([trained_multitask, pkg])
     out = str(root / "onnx")
-    args = [pkg, "--format", "onnx", "--int8", "--output_dir", out]
+    calibration = os.path.join(quick_corpus, "speech_commands_v0.01")
+    args = [pkg, "--format", "onnx", "--int8", "--calibration", calibration]
+    args += ["--output_dir", out]
     report = export.main([*args, "--eval_corpus", quick_corpus])
     return {"package": pkg, "out": out, "report": report}
 
@@ -64,8 +66,11 @@ def test_onnx_graph_has_dynamic_batch_and_time(exported, trained_multitask):
 def test_int8_is_quantised_and_its_metrics_reported(exported, trained_multitask):
     graph = onnx.load(os.path.join(exported["out"], "model_int8.onnx")).graph
     ops = {node.op_type for node in graph.node}
-    assert "DynamicQuantizeLinear" in ops
-    assert ops & {"MatMulInteger", "ConvInteger"}
+    # static, whole graph: the convolutions too, no float fallback for them
+    assert {"QLinearConv", "QuantizeLinear", "DequantizeLinear"} <= ops
+    assert "Conv" not in ops
+    assert ops & {"QLinearMatMul", "MatMulInteger"}
+    assert exported["report"]["int8_format"] == "qoperator"
     metrics = exported["report"]["test_metrics"]
     assert sorted(metrics) == ["onnx_fp32", "onnx_int8", "pytorch"]
     with open(os.path.join(trained_multitask, "metrics.json")) as f:
@@ -80,3 +85,66 @@ def test_int8_is_quantised_and_its_metrics_reported(exported, trained_multitask)
 def test_export_of_a_missing_package_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no_package"):
         export.main([str(tmp_path / "no_package"), "--format", "onnx"])
+
+
+def test_static_int8_needs_calibration_and_names_a_missing_folder(exported, tmp_path):
+    out = str(tmp_path / "onnx")
+    base = [exported["package"], "--format", "onnx", "--int8", "--output_dir", out]
+    with pytest.raises(SystemExit):  # argparse: --calibration DIR is required
+        export.main(base)
+    missing = str(tmp_path / "no_clips")
+    with pytest.raises(FileNotFoundError, match="no_clips"):
+        export.main([*base, "--calibration", missing])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty"):
+        export.calibration_clips(str(tmp_path / "empty"))
+    assert not os.path.exists(out)  # nothing written before the check
+
+
+@pytest.fixture(scope="module")
+def thin_onnx(tmp_path_factory):
+    """A tiny thin-front-end student with heads, exported to fp32 ONNX."""
+    from kdsrl_lobes.hub.files import MultiTaskNetwork
+    from kdsrl_lobes.models.configs import random_speech_model
+    from kdsrl_lobes.models.encoder import SSLEncoder
+    from kdsrl_lobes.models.heads import KWSHead, SVHead
+    from kdsrl_lobes.models.student import build_student
+
+    teacher = random_speech_model("hubert", "tiny", conv_dim=(16, 16, 16))
+    student = build_student(teacher, front_end="thin")
+    network = MultiTaskNetwork(SSLEncoder(student), KWSHead(16, 12), SVHead(16, 8))
+    root = tmp_path_factory.mktemp("thin_onnx")
+    path = export.export_onnx(network.eval(), str(root / "thin.onnx"))
+    return network, path, root
+
+
+@pytest.mark.parametrize("quant_format", ["qoperator", "qdq"])
+def test_thin_student_static_int8_runs_close_to_pytorch(thin_onnx, quant_format):
+    network, path, root = thin_onnx
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal((1, 16000)).astype(np.float32) * 0.1 for _ in range(8)]
+    out = export.quantize_static_int8(
+        path, str(root / f"{quant_format}.onnx"), clips, quant_format
+    )
+    ops = {node.op_type for node in onnx.load(out).graph.node}
+    assert ("QLinearConv" in ops) == (quant_format == "qoperator")
+    assert "QuantizeLinear" in ops
+    wav = rng.standard_normal((1, 24000)).astype(np.float32) * 0.1
+    logits, embedding = export.OnnxMultiTaskModel(out)(wav)
+    with torch.no_grad():
+        ref_logits, ref_embedding = network(torch.from_numpy(wav))
+    cosine = torch.nn.functional.cosine_similarity(
+        torch.from_numpy(embedding), ref_embedding
+    )
+    assert float(cosine) > 0.95
+    assert (
+        np.abs(logits - ref_logits.numpy()).max()
+        < 0.1 * np.abs(ref_logits.numpy()).max() + 0.05
+    )
+
+
+def test_dynamic_int8_keeps_the_convolutions_float(thin_onnx):
+    _, path, root = thin_onnx
+    out = export.quantize_dynamic_int8(path, str(root / "dynamic.onnx"))
+    ops = {node.op_type for node in onnx.load(out).graph.node}
+    assert "Conv" in ops and "MatMulInteger" in ops

@@ -5,15 +5,22 @@ Authors
 """
 
 import copy
+from collections.abc import Sequence
 
 import transformers
 
 from kdsrl_lobes.models.encoder import SSLEncoder
 from kdsrl_lobes.models.ensemble import EnsembleTeacher
+from kdsrl_lobes.models.front_end import FRONT_ENDS, is_front_end_parameter, thin_config
 
 
 def build_student(
-    teacher: SSLEncoder | transformers.PreTrainedModel, num_layers: int = 2
+    teacher: SSLEncoder | transformers.PreTrainedModel,
+    num_layers: int = 2,
+    front_end: str = "copy",
+    front_end_channels: Sequence[int] | None = None,
+    front_end_kernels: Sequence[int] | None = None,
+    front_end_strides: Sequence[int] | None = None,
 ) -> transformers.PreTrainedModel:
     """Builds a student of the teacher's own class with ``num_layers`` layers.
 
@@ -25,6 +32,13 @@ def build_student(
     off LayerDrop and transformers' SpecAugment, which a 2-layer student trained
     on teacher targets must not have.
 
+    With ``front_end="thin"`` the conv stack is narrower
+    (`kdsrl_lobes.models.front_end`: the teacher's kernels and strides, fewer
+    channels) and it and the feature projection (to the teacher's hidden size)
+    are newly initialised; everything after them is copied as above. The config
+    differs from the teacher's only in ``conv_dim`` (and the kernels and
+    strides, when given), so the student stays a plain transformers model.
+
     Arguments
     ---------
     teacher : SSLEncoder or transformers.PreTrainedModel
@@ -32,6 +46,14 @@ def build_student(
         ``do_stable_layer_norm`` LARGE style).
     num_layers : int
         Transformer layers the student keeps.
+    front_end : str
+        ``copy`` (the teacher's CNN) or ``thin``.
+    front_end_channels : sequence of int, optional
+        Channels per conv layer of a thin front end (``None``:
+        `kdsrl_lobes.models.front_end.thin_channels` of the teacher's).
+    front_end_kernels, front_end_strides : sequence of int, optional
+        Another conv stack for a thin front end (``None``: the teacher's). It
+        must give the teacher's frame count for every input length.
 
     Returns
     -------
@@ -50,6 +72,9 @@ def build_student(
     >>> torch.equal(student.encoder.layers[1].feed_forward.output_dense.weight,
     ...             teacher.encoder.layers[1].feed_forward.output_dense.weight)
     True
+    >>> thin = build_student(teacher, front_end="thin", front_end_channels=[4, 4, 8])
+    >>> thin.config.conv_dim, type(thin).__name__
+    ([4, 4, 8], 'Wav2Vec2Model')
     """
     model = teacher.model if isinstance(teacher, SSLEncoder) else teacher
     if not isinstance(model, transformers.PreTrainedModel):
@@ -63,21 +88,38 @@ def build_student(
             f"num_layers must be between 1 and the teacher's {teacher_layers} "
             f"layers, found {num_layers}"
         )
+    if front_end not in FRONT_ENDS:
+        raise ValueError(f"Expected front_end in {FRONT_ENDS}, found {front_end!r}")
+    thin = front_end == "thin"
+    if not thin and any(
+        x is not None
+        for x in (front_end_channels, front_end_kernels, front_end_strides)
+    ):
+        raise ValueError(
+            "front_end_channels, front_end_kernels and front_end_strides shape a "
+            f"thin front end, found them with front_end={front_end!r}"
+        )
     config = copy.deepcopy(model.config)
+    if thin:
+        config = thin_config(
+            config, front_end_channels, front_end_kernels, front_end_strides
+        )
     config.num_hidden_layers = num_layers
     config.layerdrop = 0.0
     config.apply_spec_augment = False
     student = type(model)(config)
     teacher_state = model.state_dict()
     student_state = student.state_dict()
-    missing = [key for key in student_state if key not in teacher_state]
+    copied = [k for k in student_state if not (thin and is_front_end_parameter(k))]
+    missing = [key for key in copied if key not in teacher_state]
     if missing:
         raise ValueError(f"Student parameters missing from the teacher: {missing[:5]}")
-    # Every student key (CNN, projection, positional conv, encoder layer norm,
-    # layers 0..num_layers-1, masked_spec_embed) exists in the teacher under
-    # the same name; later layers are simply not asked for.
+    # Every copied student key (CNN, projection, positional conv, encoder layer
+    # norm, layers 0..num_layers-1, masked_spec_embed) exists in the teacher
+    # under the same name; later layers are simply not asked for. A thin front
+    # end keeps its own initialisation.
     student.load_state_dict(
-        {key: teacher_state[key].clone() for key in student_state}, strict=True
+        {key: teacher_state[key].clone() for key in copied}, strict=not thin
     )
     student.train()
     return student
@@ -87,6 +129,8 @@ def build_student_encoder(
     teacher: SSLEncoder | EnsembleTeacher,
     num_layers: int = 2,
     init_teacher: int | str | None = None,
+    front_end: str = "copy",
+    front_end_channels: Sequence[int] | None = None,
 ) -> SSLEncoder:
     """`build_student` wrapped as a trainable `SSLEncoder` that preprocesses audio
     exactly as the teacher does (normalisation, attention mask).
@@ -101,6 +145,8 @@ def build_student_encoder(
     init_teacher : int or str, optional
         Index, source or unique model type of an ensemble's member (``None``:
         the first); only for an `EnsembleTeacher`.
+    front_end, front_end_channels :
+        As in `build_student`.
 
     Returns
     -------
@@ -130,7 +176,12 @@ def build_student_encoder(
             f"init_teacher={init_teacher!r} with a single {type(teacher).__name__}"
         )
     return SSLEncoder(
-        build_student(teacher, num_layers=num_layers),
+        build_student(
+            teacher,
+            num_layers=num_layers,
+            front_end=front_end,
+            front_end_channels=front_end_channels,
+        ),
         normalize_waveform=teacher.normalize_waveform,
         use_attention_mask=teacher.use_attention_mask,
         source=teacher.source,
