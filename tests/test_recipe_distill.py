@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -325,3 +326,72 @@ def test_ensemble_killed_run_resumes(quick_corpus, tiny_teacher_dir, tmp_path):
         quick_corpus, teachers, tmp_path, "per_teacher", *KILL_OPTIONS
     )
     _kill_and_resume(args, tmp_path)
+
+
+@pytest.mark.parametrize("target", ["cnn", "projection"])
+def test_thin_front_end_distils_with_its_own_loss(
+    target, quick_corpus, tiny_teacher_dir, tmp_path
+):
+    teacher_dir = tiny_teacher_dir()
+    thin = ["--student_front_end=thin", "--front_end_channels=[4, 4, 4]"]
+    args = _args(
+        quick_corpus,
+        teacher_dir,
+        str(tmp_path),
+        *thin,
+        f"--front_end_target={target}",
+        "--front_end_warmup_epochs=1",
+        "--number_of_epochs=2",
+    )
+    run_recipe(SCRIPT, args)
+    log = (tmp_path / "train_log.txt").read_text().splitlines()
+    assert len(log) == 2
+    for line in log:
+        assert "valid l1_front_end" in line and "valid cos_front_end" in line
+        assert "valid l1_layer2" in line
+    student = transformers.AutoModel.from_pretrained(tmp_path / "student")
+    teacher = transformers.AutoModel.from_pretrained(teacher_dir)
+    assert list(student.config.conv_dim) == [4, 4, 4]
+    assert type(student) is type(teacher)
+    with torch.no_grad():
+        wav = torch.randn(1, 16000)
+        assert (
+            student(wav).last_hidden_state.shape == teacher(wav).last_hidden_state.shape
+        )
+    # the front end's targets are cached beside the layers'
+    assert len(list((tmp_path / "teacher_cache").iterdir())) == 2
+    # the front end (and, for cnn, its projection) are checkpointed
+    last = sorted(complete_checkpoints(str(tmp_path / "save")))[-1]
+    saved = os.listdir(tmp_path / "save" / last)
+    assert "front_end_loss.ckpt" in saved
+    front = torch.load(tmp_path / "save" / last / "front_end_loss.ckpt")
+    assert ("projection.weight" in front) == (target == "cnn")
+    # a checkpoint of a thin student refuses a copied front end
+    copy_args = _args(quick_corpus, teacher_dir, str(tmp_path), "--number_of_epochs=3")
+    result = run_recipe(SCRIPT, copy_args, check=False)
+    assert result.returncode != 0
+    assert "student_conv_dim: checkpoint [4, 4, 4]" in result.stdout + result.stderr
+
+
+def test_warmup_trains_the_front_end_alone(quick_corpus, tiny_teacher_dir, tmp_path):
+    """During warm-up the transformer layers and heads get no gradient."""
+    args = _args(
+        quick_corpus,
+        tiny_teacher_dir(),
+        str(tmp_path),
+        "--student_front_end=thin",
+        "--front_end_target=projection",
+        "--front_end_warmup_epochs=1",
+        "--number_of_epochs=1",
+    )
+    run_recipe(SCRIPT, args)
+    student = transformers.AutoModel.from_pretrained(tmp_path / "student")
+    teacher = transformers.AutoModel.from_pretrained(tiny_teacher_dir())
+    layer = "encoder.layers.1.feed_forward.output_dense.weight"
+    assert torch.equal(student.state_dict()[layer], teacher.state_dict()[layer])
+    # the loss reported (and that picks the checkpoint) is the full one
+    line = (tmp_path / "train_log.txt").read_text().splitlines()[0]
+    valid = {k: float(v) for k, v in re.findall(r"valid (\S+): ([-+.e0-9]+)", line)}
+    terms = sum(v for k, v in valid.items() if k != "loss")
+    assert valid["loss"] == pytest.approx(terms, abs=1e-3)
+    assert valid["loss"] > valid["l1_front_end"] + valid["cos_front_end"]

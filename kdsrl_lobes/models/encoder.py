@@ -277,13 +277,21 @@ class SSLEncoder(torch.nn.Module):
                 return self._encode(wav, wav_lens)
         return self._encode(wav, wav_lens)
 
-    def _encode(self, wav, wav_lens):
+    def preprocess(
+        self, wav: torch.Tensor, wav_lens: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Audio as the model sees it: padding silenced, normalised when the
+        model expects it; with the sample mask ``[batch, time]`` (or None)."""
         mask = None
         if wav_lens is not None:
             mask = length_mask(wav_lens.to(wav.device), wav.shape[1])
             wav = wav * mask  # padding may hold anything: make it silence
         if self.normalize_waveform:
             wav = normalize_waveform(wav, mask)
+        return wav, mask
+
+    def _encode(self, wav, wav_lens):
+        wav, mask = self.preprocess(wav, wav_lens)
         out = self.model(
             wav,
             attention_mask=mask.long()

@@ -34,9 +34,11 @@ from speechbrain.utils.logger import get_logger
 from kdsrl_lobes.data import prepare_librispeech
 from kdsrl_lobes.evaluation.plotting import plot_train_log
 from kdsrl_lobes.models.ensemble import EnsembleTeacher
+from kdsrl_lobes.models.front_end import FrontEndTap
 from kdsrl_lobes.training.brain import ScheduledBrain
 from kdsrl_lobes.training.checkpoints import attach_config_guard
 from kdsrl_lobes.training.crops import crop_dataset
+from kdsrl_lobes.training.front_end import FrontEndTeacher, front_end_teacher
 from kdsrl_lobes.training.schedule import recipe_training_steps
 from kdsrl_lobes.training.teacher_cache import TeacherCache
 
@@ -44,52 +46,92 @@ logger = get_logger(__name__)
 
 
 class DistillBrain(ScheduledBrain):
-    """Trains the student and its prediction heads on frozen teacher targets."""
+    """Trains the student and its prediction heads on frozen teacher targets;
+    with a ``front_end_loss`` module, its front end also on the teacher's."""
 
     def on_fit_start(self):
         """Moves the frozen teacher (not a module: never checkpointed or
-        DDP-wrapped) to the device and sets up the optional target cache;
-        the LR schedule is `ScheduledBrain`'s."""
+        DDP-wrapped) to the device and sets up the optional target caches
+        and the front-end tap; the LR schedule is `ScheduledBrain`'s."""
         self.hparams.teacher.to(self.device)
-        self.cache = None
+        self.front_end = None
+        if "front_end_loss" in self.modules:
+            point = self.hparams.front_end_target
+            student = getattr(self.modules.student, "module", self.modules.student)
+            self.front_tap = FrontEndTap(student.model, point)
+            self.front_end = FrontEndTeacher(
+                front_end_teacher(
+                    self.hparams.teacher, getattr(self.hparams, "init_teacher", None)
+                ),
+                point,
+            )
+        self.caches = {}
         if self.hparams.teacher_cache:
-            self.cache = TeacherCache(self.hparams.teacher, self.hparams.cache_folder)
+            teachers = {"layers": self.hparams.teacher, "front_end": self.front_end}
+            self.caches = {
+                name: TeacherCache(teacher, self.hparams.cache_folder)
+                for name, teacher in teachers.items()
+                if teacher is not None
+            }
         super().on_fit_start()
 
-    def teacher_targets(self, wavs, lens, crop_ids):
+    def teacher_targets(self, teacher, name, wavs, lens, crop_ids):
         """``[batch, targets, frames, dim]`` from the cache or the teacher."""
-        if self.cache is not None:
-            return self.cache(wavs, lens, crop_ids)
-        return self.hparams.teacher(wavs, lens)
+        if name in self.caches:
+            return self.caches[name](wavs, lens, crop_ids)
+        return teacher(wavs, lens)
 
     def compute_forward(self, batch, stage):
-        """Student -> prediction heads, beside the teacher's targets."""
+        """Student -> prediction heads, beside the teacher's targets; with a
+        front-end loss also the two front ends' outputs."""
         batch = batch.to(self.device)
         wavs, lens = batch.sig
-        targets = self.teacher_targets(wavs, lens, batch.crop_id)
+        targets = self.teacher_targets(
+            self.hparams.teacher, "layers", wavs, lens, batch.crop_id
+        )
         preds = self.modules.prediction_heads(self.modules.student(wavs, lens))
-        return preds, targets
+        if self.front_end is None:
+            return preds, targets, None
+        front_targets = self.teacher_targets(
+            self.front_end, "front_end", wavs, lens, batch.crop_id
+        )
+        return preds, targets, (self.front_tap.output, front_targets[:, 0])
 
     def compute_objectives(self, predictions, batch, stage):
-        """Sum over targets of L1 + cosine; per-target terms are averaged over
-        the stage for the log."""
-        preds, targets = predictions
+        """Sum over targets of L1 + cosine (plus the weighted front-end loss);
+        per-target terms are averaged over the stage for the log. While the
+        front end warms up (``front_end_warmup_epochs``) training minimises
+        the front-end loss alone; the loss reported (and that picks the best
+        checkpoint) is always the full one."""
+        preds, targets, front = predictions
         _, lens = batch.sig
         loss, terms = self.hparams.distillation_loss(preds, targets, lens)
+        objective = loss
+        if front is not None:
+            front_loss, front_terms = self.modules.front_end_loss(*front, lens)
+            terms.update(front_terms)
+            loss = loss + front_loss
+            warming = self.hparams.epoch_counter.current <= (
+                self.hparams.front_end_warmup_epochs
+            )
+            objective = front_loss if stage == sb.Stage.TRAIN and warming else loss
         for name, value in terms.items():
             self.term_sums[name] = self.term_sums.get(name, 0.0) + float(value)
         self.term_count += 1
-        return loss
+        self.full_loss_sum += float(loss)
+        return objective
 
     def on_stage_start(self, stage, epoch=None):
         """Resets the per-layer term accumulators."""
         self.term_sums = {}
         self.term_count = 0
+        self.full_loss_sum = 0.0
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs loss and per-layer terms, checkpoints, exports the student and
         redraws the curves."""
-        stats = {"loss": stage_loss}
+        # the full loss, also while the front end warms up alone
+        stats = {"loss": self.full_loss_sum / max(1, self.term_count)}
         stats.update(
             {k: v / max(1, self.term_count) for k, v in sorted(self.term_sums.items())}
         )
@@ -103,15 +145,23 @@ class DistillBrain(ScheduledBrain):
                 valid_stats=stats,
             )
             self.checkpointer.save_and_keep_only(
-                meta={"loss": stage_loss}, min_keys=["loss"]
+                meta={"loss": stats["loss"]}, min_keys=["loss"]
             )
             if if_main_process():
                 plot_train_log(
                     self.hparams.train_log,
                     self.hparams.curves_png,
-                    metrics=["loss", *self.hparams.distillation_loss.term_names()],
+                    metrics=["loss", *self.term_names()],
                     title="Layer-wise distillation",
                 )
+
+    def term_names(self):
+        """The logged terms: per target layer, and the front end's."""
+        names = self.hparams.distillation_loss.term_names()
+        if "front_end_loss" in self.modules:
+            module = self.modules.front_end_loss
+            names += getattr(module, "module", module).term_names()
+        return names
 
     def export_student(self, directory):
         """Saves the best student (lowest valid loss) as a transformers model
@@ -172,6 +222,8 @@ def guarded_config(hparams):
         "target_layers": hparams["target_layers"],
         "student_layers": hparams["student_layers"],
         "prediction_head_hidden": hparams["prediction_head_hidden"],
+        "student_conv_dim": list(hparams["student"].model.config.conv_dim),
+        "front_end_target": hparams["front_end_target"],
     }
     if not isinstance(teacher, EnsembleTeacher):
         return dict(
@@ -212,9 +264,15 @@ def main(argv):
         },
     )
     datasets = dataio_prepare(hparams)
+    modules = dict(hparams["modules"])
+    if hparams["front_end_loss"] is not None:  # a module only when it trains
+        modules["front_end_loss"] = hparams["front_end_loss"]
+        hparams["checkpointer"].add_recoverable(
+            "front_end_loss", hparams["front_end_loss"]
+        )
     attach_config_guard(hparams["checkpointer"], **guarded_config(hparams))
     brain = DistillBrain(
-        modules=hparams["modules"],
+        modules=modules,
         opt_class=hparams["opt_class"],
         hparams=hparams,
         run_opts=run_opts,
