@@ -24,6 +24,16 @@ def load_recipe(*parts):
     return module
 
 
+def load_script(folder, name):
+    """Imports ``<folder>/<name>.py`` (``scripts`` or ``benchmarks``)."""
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(ROOT, folder, f"{name}.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_recipe(script, args, nproc=0, timeout=600, check=True, **popen):
     """Runs a recipe in a subprocess (under torchrun with ``nproc`` > 0)."""
     if nproc:

@@ -1,19 +1,15 @@
 """The distillation-throughput benchmark's pieces: its ratios and a cold then warm
 pass over the teacher cache with a tiny teacher (no timing asserted)."""
 
-import importlib.util
 import os
 
 import pytest
 
 from kdsrl_lobes.models.configs import random_speech_model
 
-SCRIPT = os.path.join(
-    os.path.dirname(__file__), "..", "benchmarks", "distill_throughput.py"
-)
-spec = importlib.util.spec_from_file_location("distill_throughput", SCRIPT)
-distill_throughput = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(distill_throughput)
+from .recipe_utils import load_script
+
+distill_throughput = load_script("benchmarks", "distill_throughput")
 
 
 def test_summary_and_ratios_against_hand_computation():

@@ -3,24 +3,16 @@ table it writes (the recipes themselves are tested in their own files; here
 the subprocess is replaced by one that records the command and writes the
 output a recipe would)."""
 
-import importlib.util
 import json
 import os
 
 import pytest
 
-from .recipe_utils import fake_stage_runner, option
-
-SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "scripts")
+from .recipe_utils import fake_stage_runner, load_script, option
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(
-        name, os.path.join(SCRIPTS, f"{name}.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts", name)
 
 
 @pytest.fixture

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""The thin-front-end student on a corpus, against the copy-initialised one.
+
+The main job's teacher is distilled into a 2-layer student whose CNN is thin
+(``--student_front_end=thin``, `kdsrl_lobes.models.front_end`), once per place
+its front end is matched to the teacher's (``--targets``: the CNN features
+through a projection, ``cnn``; the feature projection's output,
+``projection``; ``none``, the layer-wise loss alone), optionally with
+``--warmup`` epochs of the front-end loss alone. The variant with the lowest
+held-out layer-wise loss at the end (the sum of its per-layer L1 and cosine
+terms: the same criterion for every variant, front-end terms left out) is
+fine-tuned on KWS + SV with the main job's settings and compared with the main
+job's (copy-initialised) student, each metric with its 95 % interval.
+
+    python scripts/run_thin.py --workdir embedded --jobs 2
+
+Stages already run are reused (``stages.json``). Writes
+``<workdir>/thin/{thin.md,thin.json,distill_curves.png}``.
+
+Authors
+ * kdsrl team 2026
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_embedded  # noqa: E402  (the stages of the embedded pipeline)
+from run_convergence import METRICS, cell, verdict  # noqa: E402
+
+TARGETS = ("cnn", "projection", "none")
+
+
+def thin_overrides(target: str, warmup: int = 0) -> list[str]:
+    """Distillation overrides of one thin variant.
+
+    Example
+    -------
+    >>> thin_overrides("cnn", 1)
+    ['--student_front_end=thin', '--front_end_target=cnn', '--front_end_warmup_epochs=1']
+    """  # noqa: E501
+    overrides = ["--student_front_end=thin"]
+    if target != "none":
+        overrides.append(f"--front_end_target={target}")
+    if warmup:
+        overrides.append(f"--front_end_warmup_epochs={warmup}")
+    return overrides
+
+
+def read_curves(train_log: str) -> list[dict]:
+    """Per epoch, the held-out (``valid``) values of a distillation's
+    ``train_log.txt``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "log.txt")
+    >>> _ = open(path, "w").write("epoch: 1, lr: 1e-3 - train loss: 3.0 - "
+    ...     "valid loss: 2.5, valid l1_layer4: 1.0, valid cos_layer4: 5e-01\\n")
+    >>> read_curves(path)
+    [{'loss': 2.5, 'l1_layer4': 1.0, 'cos_layer4': 0.5}]
+    """
+    curves = []
+    with open(train_log, encoding="utf-8") as f:
+        for line in f:
+            found = re.findall(r"valid (\S+): ([-+.e0-9]+)", line)
+            if found:
+                curves.append({key: float(value) for key, value in found})
+    return curves
+
+
+def layer_loss(entry: dict) -> float:
+    """The layer-wise part of a logged loss: its per-layer terms summed.
+
+    Example
+    -------
+    >>> layer_loss({"loss": 9.0, "l1_layer4": 1.0, "cos_layer4": 0.5,
+    ...             "l1_front_end": 7.0})
+    1.5
+    """
+    return sum(v for k, v in entry.items() if re.fullmatch(r"(l1|cos)_layer\d+", k))
+
+
+def plot_curves(curves: dict, path: str) -> str:
+    """Held-out layer-wise loss and front-end cosine term per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, entries in curves.items():
+        epochs = range(1, len(entries) + 1)
+        left.plot(epochs, [layer_loss(e) for e in entries], marker="o", label=name)
+        if "cos_front_end" in entries[0]:
+            right.plot(
+                epochs, [e["cos_front_end"] for e in entries], marker="o", label=name
+            )
+    left.set_title("held-out layer-wise loss (L1 + cosine, layers summed)")
+    right.set_title("held-out front-end cosine term")
+    for ax in (left, right):
+        ax.set_xlabel("distillation epoch")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def format_report(curves: dict, chosen: str, thin: dict, copy: dict) -> str:
+    """Markdown: the distillation variants, then the fine-tuned comparison."""
+    lines = [
+        "| student | held-out layer-wise loss | front-end cosine term |",
+        "|---|---:|---:|",
+    ]
+    for name, entries in curves.items():
+        front = entries[-1].get("cos_front_end")
+        shown = "" if front is None else f"{front:.4f}"
+        lines.append(f"| {name} | {layer_loss(entries[-1]):.4f} | {shown} |")
+    keys = [k for k, _ in METRICS]
+    lines += [
+        "",
+        f"Fine-tuned (multi-task, the main job's settings); thin: `{chosen}`:",
+        "",
+        "| student | " + " | ".join(label for _, label in METRICS) + " |",
+        "|---|" + "---|" * len(METRICS),
+        "| copy | " + " | ".join(cell(copy, k) for k in keys) + " |",
+        "| thin | " + " | ".join(cell(thin, k) for k in keys) + " |",
+        "| thin - copy | " + " | ".join(verdict(thin, copy, k) for k in keys) + " |",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Runs the missing stages and writes the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--workdir", default=os.path.join(run_embedded.ROOT, "embedded")
+    )
+    parser.add_argument("--arch", choices=run_embedded.ARCHES, default="hubert")
+    parser.add_argument("--quick", action="store_true", help="tiny corpus (smoke run)")
+    parser.add_argument(
+        "--targets", nargs="+", choices=TARGETS, default=["cnn", "projection"]
+    )
+    parser.add_argument("--warmup", type=int, default=0, help="front-end-only epochs")
+    parser.add_argument("--jobs", type=int, default=1, help="distillations at once")
+    for stage in ("pretrain", "distill", "finetune"):
+        parser.add_argument(
+            f"--{stage}_override", dest=f"extra_{stage}", action="append",
+            default=[], metavar="--KEY=VALUE", help=f"an override for {stage}",
+        )  # fmt: skip
+    args = parser.parse_args(argv)
+    encoders = run_embedded.prepare_encoders(args)  # the main job's stages
+    teacher = encoders[f"teacher_{args.arch}"]
+    pipe = run_embedded.Pipeline(args.workdir)
+    corpus = pipe.path("corpus")
+    env = None
+    if args.jobs > 1:
+        env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // args.jobs))}
+    suffix = f"_warmup{args.warmup}" if args.warmup else ""
+    variants = {
+        f"thin_{t}{suffix}": thin_overrides(t, args.warmup) for t in args.targets
+    }
+
+    def distill(name):
+        return run_embedded.distill_stage(
+            pipe, f"thin/{args.arch}_{name}", teacher, corpus,
+            variants[name] + args.extra_distill, env=env,
+        )  # fmt: skip
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        students = dict(zip(variants, pool.map(distill, variants), strict=True))
+    curves = {"copy": read_curves(pipe.path(f"distill_{args.arch}", "train_log.txt"))}
+    for name, student in students.items():
+        log = os.path.join(os.path.dirname(student), "train_log.txt")
+        curves[name] = read_curves(log)
+    chosen = min(students, key=lambda name: layer_loss(curves[name][-1]))
+
+    def finetune(stage, student, out):
+        command = run_embedded.finetune_command(
+            pipe.python, "multitask", student, corpus, out
+        )
+        pipe.stage(
+            stage,
+            run_embedded.with_overrides(command, args.extra_finetune),
+            os.path.join(out, "metrics.json"),
+            cwd=run_embedded.recipe("GSC_VoxCeleb1", "multitask"),
+        )
+        with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
+            return json.load(f)
+
+    # the main job's fine-tuning (the same stage and command: reused when run)
+    copy = finetune(
+        f"multitask_{args.arch}",
+        encoders[f"distilled_{args.arch}"],
+        pipe.path(f"multitask_{args.arch}"),
+    )
+    thin = finetune(
+        f"multitask_{args.arch}_thin",
+        students[chosen],
+        pipe.path(f"multitask_{args.arch}_thin"),
+    )
+    folder = pipe.path("thin")
+    os.makedirs(folder, exist_ok=True)
+    text = format_report(curves, chosen, thin, copy)
+    with open(os.path.join(folder, "thin.md"), "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    keep = [k for key, _ in METRICS for k in (key, f"{key}_ci95")]
+    with open(os.path.join(folder, "thin.json"), "w", encoding="utf-8") as f:
+        json.dump(
+            {
+                "chosen": chosen,
+                "students": students,
+                "distill_curves": curves,
+                "copy": {k: copy[k] for k in keep if k in copy},
+                "thin": {k: thin[k] for k in keep if k in thin},
+            },
+            f,
+            indent=2,
+        )
+    plot_curves(curves, os.path.join(folder, "distill_curves.png"))
+    print(text)
+    print(f"written: {folder}/thin.{{md,json}}, distill_curves.png")
+
+
+if __name__ == "__main__":
+    main()
