@@ -24,6 +24,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_embedded  # noqa: E402  (the stages of the embedded pipeline)
+import run_thin  # noqa: E402  (the thin-front-end student's distillation)
 
 # The paper's results (Kerpicci et al. 2022, tables 2 and 3).
 PAPER_TABLE2 = {
@@ -51,6 +52,22 @@ NAMES = {
     "distilled_wav2vec2": "DistilledWav2vec",
     "distilled_hubert": "DistilledHuBERT",
 }
+# beyond the paper: the thin-CNN student (issue 20), table 3 fully fine-tuned
+THIN = "distilled_hubert_thin"
+NAMES_EXTRA = {THIN: "DistilledHuBERT, thin CNN"}
+
+
+def _cell(metrics, key, digits=2):
+    """``value [low, high]`` (the 95 % interval when the run has one)."""
+    value = f"{metrics[key]:.{digits}f}"
+    if f"{key}_ci95" not in metrics:
+        return value
+    low, high = metrics[f"{key}_ci95"]
+    return f"{value} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _paper(value):
+    return "" if value is None else f"{value:.2f}"
 
 
 def _params(metrics):
@@ -62,21 +79,22 @@ def format_table2(rows: dict) -> str:
 
     Example
     -------
-    >>> m = {"num_parameters": 2.5e6, "kws_accuracy": 91.234, "sv_eer": 7.5}
+    >>> m = {"num_parameters": 2.5e6, "kws_accuracy": 91.234, "sv_eer": 7.5,
+    ...      "kws_accuracy_ci95": [90.0, 92.5]}
     >>> print(format_table2({("distilled_hubert", "kws"): m}).splitlines()[2])
-    | DistilledHuBERT | 2.50 M | KWS | 91.23 |  | 97.82 |  |
+    | DistilledHuBERT | 2.50 M | KWS | 91.23 [90.00, 92.50] |  | 97.82 |  |
     """
     lines = [
-        "| Model | # Parameters | Training task | KWS acc. (%) | SV EER (%) "
-        "| paper KWS acc. | paper SV EER |",
+        "| Model | # Parameters | Training task | KWS acc. (%) [95 % CI] "
+        "| SV EER (%) [95 % CI] | paper KWS acc. | paper SV EER |",
         "|---|---:|---|---:|---:|---:|---:|",
     ]
     for (model, task), metrics in rows.items():
         paper = PAPER_TABLE2.get((model, task))
         if task == "kws":
-            cells = [f"{metrics['kws_accuracy']:.2f}", "", f"{paper:.2f}", ""]
+            cells = [_cell(metrics, "kws_accuracy"), "", _paper(paper), ""]
         else:
-            cells = ["", f"{metrics['sv_eer']:.2f}", "", f"{paper:.2f}"]
+            cells = ["", _cell(metrics, "sv_eer"), "", _paper(paper)]
         row = [NAMES[model], _params(metrics), task.upper(), *cells]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -88,22 +106,22 @@ def format_table3(rows: dict) -> str:
     Example
     -------
     >>> m = {"num_parameters": 2.5e6, "kws_accuracy": 90.0, "sv_eer": 10.0,
-    ...      "sv_min_dcf": 0.5}
+    ...      "sv_min_dcf": 0.5, "sv_eer_ci95": [8.0, 12.5]}
     >>> print(format_table3({("distilled_hubert", True): m}).splitlines()[2])
-    | DistilledHuBERT (frozen) | 2.50 M | 90.00 | 10.00 | 0.500 | 91.27 | 12.67 |
-    """
+    | DistilledHuBERT (frozen) | 2.50 M | 90.00 | 10.00 [8.00, 12.50] | 0.500 | 91.27 | 12.67 |
+    """  # noqa: E501
     lines = [
-        "| Model | # Parameters | KWS acc. (%) | SV EER (%) | SV minDCF "
-        "| paper KWS acc. | paper SV EER |",
+        "| Model | # Parameters | KWS acc. (%) [95 % CI] | SV EER (%) [95 % CI] "
+        "| SV minDCF | paper KWS acc. | paper SV EER |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for (model, frozen), metrics in rows.items():
-        paper_kws, paper_eer = PAPER_TABLE3[(model, frozen)]
-        name = NAMES[model] + (" (frozen)" if frozen else "")
+        paper_kws, paper_eer = PAPER_TABLE3.get((model, frozen), (None, None))
+        name = {**NAMES, **NAMES_EXTRA}[model] + (" (frozen)" if frozen else "")
         lines.append(
-            f"| {name} | {_params(metrics)} | {metrics['kws_accuracy']:.2f} | "
-            f"{metrics['sv_eer']:.2f} | {metrics['sv_min_dcf']:.3f} | "
-            f"{paper_kws:.2f} | {paper_eer:.2f} |"
+            f"| {name} | {_params(metrics)} | {_cell(metrics, 'kws_accuracy')} | "
+            f"{_cell(metrics, 'sv_eer')} | {metrics['sv_min_dcf']:.3f} | "
+            f"{_paper(paper_kws)} | {_paper(paper_eer)} |"
         )
     return "\n".join(lines)
 
@@ -129,7 +147,8 @@ def plot_tables(table2: dict, table3: dict, path: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = [m for m in NAMES if (m, False) in table3 or (m, "kws") in table2]
+    names = {**NAMES, **NAMES_EXTRA}
+    models = [m for m in names if (m, False) in table3 or (m, "kws") in table2]
     variants = {
         "multi-task, full": lambda m, key: table3.get((m, False), {}).get(key),
         "multi-task, frozen": lambda m, key: table3.get((m, True), {}).get(key),
@@ -152,7 +171,7 @@ def plot_tables(table2: dict, table3: dict, path: str) -> str:
             ax.bar_label(
                 bars, labels=[f"{v:.1f}" if v is not None else "" for v in values]
             )
-        ax.set_xticks(range(len(models)), [NAMES[m] for m in models], fontsize=8)
+        ax.set_xticks(range(len(models)), [names[m] for m in models], fontsize=8)
         ax.set_title(label)
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
@@ -198,6 +217,13 @@ def main(argv=None):
         encoders.update(run_embedded.prepare_encoders(stage_args))
     pipe = run_embedded.Pipeline(args.workdir)
     corpus = pipe.path("corpus")
+    encoders[THIN] = run_embedded.distill_stage(
+        pipe,
+        f"thin/hubert_thin_{run_thin.DEFAULT_TARGET}",
+        encoders["teacher_hubert"],
+        corpus,
+        run_thin.thin_overrides(run_thin.DEFAULT_TARGET) + args.extra_distill,
+    )
 
     def finetune(name, yaml, encoder, frozen):
         out = pipe.path("tables", name)
@@ -222,6 +248,7 @@ def main(argv=None):
         for frozen in (False, True):
             name = f"t3_{model}" + ("_frozen" if frozen else "")
             table3[(model, frozen)] = finetune(name, "multitask", model, frozen)
+    table3[(THIN, False)] = finetune(f"t3_{THIN}", "multitask", THIN, False)
 
     out = pipe.path("tables")
     with open(os.path.join(out, "table2.md"), "w", encoding="utf-8") as f:

@@ -33,6 +33,9 @@ import run_embedded  # noqa: E402  (the stages of the embedded pipeline)
 from run_convergence import METRICS, cell, verdict  # noqa: E402
 
 TARGETS = ("cnn", "projection", "none")
+# the front-end target of the thin student of the main tables (run_tables.py):
+# the measurements that chose it are in recipes/LibriSpeech/distill/README.md
+DEFAULT_TARGET = "projection"
 
 
 def thin_overrides(target: str, warmup: int = 0) -> list[str]:

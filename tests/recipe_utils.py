@@ -95,10 +95,11 @@ def option(command, key):
     return values[-1] if values else None
 
 
-def fake_stage_runner(commands, finetune_metrics, envs=None):
+def fake_stage_runner(commands, finetune_metrics, envs=None, distill_log=None):
     """A stand-in for ``subprocess.run`` in ``scripts/run_*.py``: records each
     command (and its environment in ``envs``) and writes the output its recipe
-    would: the corpus manifest, ``teacher/``, ``student/``, or the
+    would: the corpus manifest, ``teacher/``, ``student/`` (and the
+    ``train_log.txt`` that ``distill_log(command)`` returns), or the
     ``metrics.json`` that ``finetune_metrics(command)`` returns."""
 
     def fake_run(command, cwd, check, env=None):
@@ -117,6 +118,9 @@ def fake_stage_runner(commands, finetune_metrics, envs=None):
             os.makedirs(os.path.join(out, "teacher"), exist_ok=True)
         elif script.endswith(os.path.join("distill", "train.py")):
             os.makedirs(os.path.join(out, "student"), exist_ok=True)
+            if distill_log is not None:
+                with open(os.path.join(out, "train_log.txt"), "w") as f:
+                    f.write(distill_log(command))
         else:
             os.makedirs(out, exist_ok=True)
             with open(os.path.join(out, "metrics.json"), "w") as f:

@@ -1,0 +1,90 @@
+"""scripts/run_thin.py and the thin row of scripts/run_tables.py: the
+distillations they stage, the variant chosen by held-out layer loss, the
+fine-tunings and the reports (recipes replaced by a recording stand-in)."""
+
+import json
+import os
+
+from .recipe_utils import fake_stage_runner, load_script, option
+
+
+def _log(command):
+    """Two epochs; the cnn variant ends with the lower layer loss, although
+    its front-end terms make its total loss the higher."""
+    target = option(command, "front_end_target")
+    end = {"cnn": 0.30, "projection": 0.40, None: 0.20}[target]
+    lines = []
+    for layer_term in (0.9, end):
+        parts = [f"valid l1_layer4: {layer_term}", f"valid cos_layer4: {layer_term}"]
+        if target:
+            parts += ["valid l1_front_end: 5.0", "valid cos_front_end: 0.5"]
+        total = 2 * layer_term + (5.5 if target else 0.0)
+        lines.append(
+            f"epoch: 1 - train loss: 9 - valid loss: {total}, " + ", ".join(parts)
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _metrics(command):
+    thin = "distill_thin" in option(command, "encoder_source")
+    eer = 22.0 if thin else 18.0
+    return {
+        "kws_accuracy": 88.0, "kws_accuracy_ci95": [87.0, 89.0],
+        "sv_eer": eer, "sv_eer_ci95": [eer - 1.0, eer + 1.0],
+        "num_parameters": 2.0e6, "sv_min_dcf": 0.9,
+    }  # fmt: skip
+
+
+def test_variants_choice_and_comparison(monkeypatch, tmp_path):
+    run_thin = load_script("scripts", "run_thin")
+    run_embedded = run_thin.run_embedded
+    commands = []
+    fake = fake_stage_runner(commands, _metrics, distill_log=_log)
+    monkeypatch.setattr(run_embedded.subprocess, "run", fake)
+    workdir = str(tmp_path / "w")
+    run_thin.main(["--workdir", workdir, "--quick", "--jobs", "2"])
+    distills = [
+        c for c in commands if c[1].endswith(os.path.join("distill", "train.py"))
+    ]
+    thin = {
+        option(c, "front_end_target")
+        for c in distills
+        if "distill_thin" in option(c, "output_folder")
+    }
+    assert thin == {"cnn", "projection"}
+    assert all(
+        option(c, "student_front_end") == "thin"
+        for c in distills
+        if "distill_thin" in option(c, "output_folder")
+    )
+    finetunes = {option(c, "encoder_source") for c in commands if "multitask" in c[1]}
+    assert finetunes == {
+        os.path.join(workdir, "distill_hubert", "student"),
+        os.path.join(workdir, "distill_thin", "hubert_thin_cnn", "student"),
+    }
+    with open(os.path.join(workdir, "thin", "thin.json")) as f:
+        report = json.load(f)
+    assert report["chosen"] == "thin_cnn"  # lowest layer loss, not total loss
+    text = open(os.path.join(workdir, "thin", "thin.md")).read()
+    assert "+4.00 (outside the noise)" in text  # SV EER 22 vs 18, intervals apart
+    assert "+0.00 (inside the noise)" in text  # KWS
+    assert os.path.getsize(os.path.join(workdir, "thin", "distill_curves.png")) > 1000
+
+
+def test_tables_gain_the_thin_row_with_intervals(monkeypatch, tmp_path):
+    run_tables = load_script("scripts", "run_tables")
+    run_embedded = run_tables.run_embedded
+    commands = []
+    fake = fake_stage_runner(commands, _metrics, distill_log=_log)
+    monkeypatch.setattr(run_embedded.subprocess, "run", fake)
+    workdir = str(tmp_path / "w")
+    run_tables.main(["--workdir", workdir, "--quick"])
+    thin_rows = [
+        c for c in commands
+        if "distill_thin" in (option(c, "encoder_source") or "")
+    ]  # fmt: skip
+    assert len(thin_rows) == 1 and option(thin_rows[0], "freeze_encoder") == "False"
+    assert thin_rows[0][2].endswith("multitask.yaml")
+    table3 = open(os.path.join(workdir, "tables", "table3.md")).read()
+    assert "| DistilledHuBERT, thin CNN | 2.00 M | 88.00 [87.00, 89.00] |" in table3
+    assert "22.00 [21.00, 23.00]" in table3
