@@ -219,10 +219,11 @@ def main(argv=None):
     corpus = pipe.path("corpus")
     encoders[THIN] = run_embedded.distill_stage(
         pipe,
-        f"thin/hubert_thin_{run_thin.DEFAULT_TARGET}",
+        f"thin/hubert_thin_{run_thin.DEFAULT_TARGET}_{run_thin.DEFAULT_INIT}",
         encoders["teacher_hubert"],
         corpus,
-        run_thin.thin_overrides(run_thin.DEFAULT_TARGET) + args.extra_distill,
+        run_thin.thin_overrides(run_thin.DEFAULT_TARGET, run_thin.DEFAULT_INIT)
+        + args.extra_distill,
     )
 
     def finetune(name, yaml, encoder, frozen):

@@ -3,12 +3,14 @@
 
 The main job's teacher is distilled into a 2-layer student whose CNN is thin
 (``--student_front_end=thin``, `kdsrl_lobes.models.front_end`), once per place
-its front end is matched to the teacher's (``--targets``: the CNN features
-through a projection, ``cnn``; the feature projection's output,
-``projection``; ``none``, the layer-wise loss alone), optionally with
-``--warmup`` epochs of the front-end loss alone. The variant with the lowest
-held-out layer-wise loss at the end (the sum of its per-layer L1 and cosine
-terms: the same criterion for every variant, front-end terms left out) is
+its front end is matched to the teacher's (``--variants TARGET:INIT``: the
+CNN features through a projection, ``cnn``; the feature projection's output,
+``projection``; ``none``, the layer-wise loss alone) and each way to
+initialise it (``slice``: the teacher's largest filters; ``random``),
+optionally with ``--warmup`` epochs of the front-end loss alone. The variant
+with the lowest held-out layer-wise loss at the end (the sum of its per-layer
+L1 and cosine terms: the same criterion for every variant, front-end terms
+left out) is
 fine-tuned on KWS + SV with the main job's settings and compared with the main
 job's (copy-initialised) student, each metric with its 95 % interval.
 
@@ -33,25 +35,43 @@ import run_embedded  # noqa: E402  (the stages of the embedded pipeline)
 from run_convergence import METRICS, cell, verdict  # noqa: E402
 
 TARGETS = ("cnn", "projection", "none")
+INITS = ("slice", "random")
 # the front-end target of the thin student of the main tables (run_tables.py):
 # the measurements that chose it are in recipes/LibriSpeech/distill/README.md
-DEFAULT_TARGET = "projection"
+DEFAULT_TARGET, DEFAULT_INIT = "projection", "slice"
 
 
-def thin_overrides(target: str, warmup: int = 0) -> list[str]:
+def thin_overrides(target: str, init: str = "slice", warmup: int = 0) -> list[str]:
     """Distillation overrides of one thin variant.
 
     Example
     -------
-    >>> thin_overrides("cnn", 1)
-    ['--student_front_end=thin', '--front_end_target=cnn', '--front_end_warmup_epochs=1']
+    >>> thin_overrides("cnn", "random", 1)[1:]
+    ['--front_end_init=random', '--front_end_target=cnn', '--front_end_warmup_epochs=1']
     """  # noqa: E501
-    overrides = ["--student_front_end=thin"]
+    overrides = ["--student_front_end=thin", f"--front_end_init={init}"]
     if target != "none":
         overrides.append(f"--front_end_target={target}")
     if warmup:
         overrides.append(f"--front_end_warmup_epochs={warmup}")
     return overrides
+
+
+def parse_variant(spec: str) -> tuple[str, str]:
+    """``TARGET:INIT`` -> (target, init).
+
+    Example
+    -------
+    >>> parse_variant("projection:slice")
+    ('projection', 'slice')
+    """
+    target, _, init = spec.partition(":")
+    if target not in TARGETS or init not in INITS:
+        raise argparse.ArgumentTypeError(
+            f"Expected TARGET:INIT with TARGET in {TARGETS} and INIT in {INITS}, "
+            f"found {spec!r}"
+        )
+    return target, init
 
 
 def read_curves(train_log: str) -> list[dict]:
@@ -149,8 +169,10 @@ def main(argv=None):
     parser.add_argument("--arch", choices=run_embedded.ARCHES, default="hubert")
     parser.add_argument("--quick", action="store_true", help="tiny corpus (smoke run)")
     parser.add_argument(
-        "--targets", nargs="+", choices=TARGETS, default=["cnn", "projection"]
-    )
+        "--variants", nargs="+", type=parse_variant, metavar="TARGET:INIT",
+        default=[("cnn", "random"), ("projection", "random"), ("projection", "slice")],
+        help=f"front-end targets {TARGETS} and initialisations {INITS}",
+    )  # fmt: skip
     parser.add_argument("--warmup", type=int, default=0, help="front-end-only epochs")
     parser.add_argument("--jobs", type=int, default=1, help="distillations at once")
     for stage in ("pretrain", "distill", "finetune"):
@@ -168,7 +190,8 @@ def main(argv=None):
         env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // args.jobs))}
     suffix = f"_warmup{args.warmup}" if args.warmup else ""
     variants = {
-        f"thin_{t}{suffix}": thin_overrides(t, args.warmup) for t in args.targets
+        f"thin_{target}_{init}{suffix}": thin_overrides(target, init, args.warmup)
+        for target, init in args.variants
     }
 
     def distill(name):

@@ -144,3 +144,34 @@ def test_thin_student_has_fewer_macs_than_its_copy():
     copy_macs, thin_macs = count_macs(copy), count_macs(thin)
     assert thin_macs["front_end"] < copy_macs["front_end"]
     assert thin_macs["transformer"] == copy_macs["transformer"]
+
+
+def test_sliced_front_end_of_full_width_is_the_teachers(teacher):
+    full = build_student(
+        teacher, front_end="thin", front_end_channels=teacher.config.conv_dim
+    )
+    copy = build_student(teacher)
+    for key, value in copy.state_dict().items():
+        torch.testing.assert_close(full.state_dict()[key], value, msg=key)
+
+
+def test_sliced_front_end_starts_closer_to_the_teachers_than_random(teacher):
+    wav = torch.randn(2, 16000)
+    with torch.no_grad():
+        want = front_end_forward(teacher, wav)
+        errors = {}
+        for init in ("slice", "random"):
+            torch.manual_seed(0)
+            student = build_student(teacher, front_end="thin", front_end_init=init)
+            got = front_end_forward(student.eval(), wav)
+            errors[init] = float((got - want).abs().mean())
+    assert errors["slice"] < errors["random"]
+
+
+def test_slicing_needs_the_teachers_kernels(teacher):
+    # other kernels, the same frames: a random front end is fine, slicing not
+    other = dict(front_end_kernels=[5, 9, 8], front_end_channels=[4, 4, 4])
+    student = build_student(teacher, front_end="thin", front_end_init="random", **other)
+    assert list(student.config.conv_kernel) == [5, 9, 8]
+    with pytest.raises(ValueError, match="random initialisation"):
+        build_student(teacher, front_end="thin", **other)

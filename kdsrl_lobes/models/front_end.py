@@ -242,3 +242,70 @@ def front_end_forward(
         )
     out = model.feature_projection(features)
     return out[0] if isinstance(out, tuple) else out
+
+
+FRONT_END_INITS = ("slice", "random")
+
+
+@torch.no_grad()
+def slice_front_end(
+    student: transformers.PreTrainedModel, teacher: transformers.PreTrainedModel
+) -> list[torch.Tensor]:
+    """Initialises a thin front end from the teacher's: each conv layer keeps
+    the teacher's filters of largest L2 norm (restricted to the input
+    channels the previous layer kept), its norm keeps their scales, and the
+    feature projection keeps the columns of the last layer's kept channels
+    (all of them, and so the teacher's projection exactly, when the last
+    layer is as wide as the teacher's). Structured pruning without the
+    search: the thin student starts near the teacher's front end instead of
+    from noise. Returns the kept channel indices per layer.
+
+    Example
+    -------
+    >>> from kdsrl_lobes.models.configs import random_speech_model
+    >>> teacher = random_speech_model("hubert", "tiny")
+    >>> student = type(teacher)(thin_config(teacher.config, [4, 4, 8]))
+    >>> kept = slice_front_end(student, teacher)
+    >>> [len(k) for k in kept]
+    [4, 4, 8]
+    >>> torch.equal(student.feature_projection.projection.weight,
+    ...             teacher.feature_projection.projection.weight)
+    True
+    """
+    s_cfg, t_cfg = student.config, teacher.config
+    if list(s_cfg.conv_kernel) != list(t_cfg.conv_kernel) or list(
+        s_cfg.conv_stride
+    ) != list(t_cfg.conv_stride):
+        raise ValueError(
+            "Slicing the teacher's front end needs its kernels and strides, found "
+            f"kernels {list(s_cfg.conv_kernel)} and strides {list(s_cfg.conv_stride)}"
+            f" for the teacher's {list(t_cfg.conv_kernel)} and "
+            f"{list(t_cfg.conv_stride)}: use random initialisation"
+        )
+    kept, previous = [], torch.arange(1)
+    pairs = zip(
+        student.feature_extractor.conv_layers,
+        teacher.feature_extractor.conv_layers,
+        strict=True,
+    )
+    for s_layer, t_layer in pairs:
+        weight = t_layer.conv.weight[:, previous]  # C_out x C_in(kept) x K
+        width = s_layer.conv.out_channels
+        keep = weight.flatten(1).norm(dim=1).topk(width).indices.sort().values
+        s_layer.conv.weight.copy_(weight[keep])
+        if t_layer.conv.bias is not None:
+            s_layer.conv.bias.copy_(t_layer.conv.bias[keep])
+        norm = getattr(t_layer, "layer_norm", None)
+        if norm is not None and norm.weight is not None:
+            s_layer.layer_norm.weight.copy_(norm.weight[keep])
+            s_layer.layer_norm.bias.copy_(norm.bias[keep])
+        kept.append(keep)
+        previous = keep
+    s_proj, t_proj = student.feature_projection, teacher.feature_projection
+    norm = getattr(t_proj, "layer_norm", None)
+    if norm is not None:
+        s_proj.layer_norm.weight.copy_(norm.weight[previous])
+        s_proj.layer_norm.bias.copy_(norm.bias[previous])
+    s_proj.projection.weight.copy_(t_proj.projection.weight[:, previous])
+    s_proj.projection.bias.copy_(t_proj.projection.bias)
+    return kept

@@ -11,7 +11,13 @@ import transformers
 
 from kdsrl_lobes.models.encoder import SSLEncoder
 from kdsrl_lobes.models.ensemble import EnsembleTeacher
-from kdsrl_lobes.models.front_end import FRONT_ENDS, is_front_end_parameter, thin_config
+from kdsrl_lobes.models.front_end import (
+    FRONT_END_INITS,
+    FRONT_ENDS,
+    is_front_end_parameter,
+    slice_front_end,
+    thin_config,
+)
 
 
 def build_student(
@@ -21,6 +27,7 @@ def build_student(
     front_end_channels: Sequence[int] | None = None,
     front_end_kernels: Sequence[int] | None = None,
     front_end_strides: Sequence[int] | None = None,
+    front_end_init: str = "slice",
 ) -> transformers.PreTrainedModel:
     """Builds a student of the teacher's own class with ``num_layers`` layers.
 
@@ -35,7 +42,8 @@ def build_student(
     With ``front_end="thin"`` the conv stack is narrower
     (`kdsrl_lobes.models.front_end`: the teacher's kernels and strides, fewer
     channels) and it and the feature projection (to the teacher's hidden size)
-    are newly initialised; everything after them is copied as above. The config
+    are initialised from the teacher's largest filters (or randomly);
+    everything after them is copied as above. The config
     differs from the teacher's only in ``conv_dim`` (and the kernels and
     strides, when given), so the student stays a plain transformers model.
 
@@ -54,6 +62,10 @@ def build_student(
     front_end_kernels, front_end_strides : sequence of int, optional
         Another conv stack for a thin front end (``None``: the teacher's). It
         must give the teacher's frame count for every input length.
+    front_end_init : str
+        A thin front end's initialisation: ``slice`` (the teacher's filters of
+        largest norm, `kdsrl_lobes.models.front_end.slice_front_end`; needs
+        the teacher's kernels and strides) or ``random``.
 
     Returns
     -------
@@ -90,6 +102,10 @@ def build_student(
         )
     if front_end not in FRONT_ENDS:
         raise ValueError(f"Expected front_end in {FRONT_ENDS}, found {front_end!r}")
+    if front_end_init not in FRONT_END_INITS:
+        raise ValueError(
+            f"Expected front_end_init in {FRONT_END_INITS}, found {front_end_init!r}"
+        )
     thin = front_end == "thin"
     if not thin and any(
         x is not None
@@ -117,10 +133,12 @@ def build_student(
     # Every copied student key (CNN, projection, positional conv, encoder layer
     # norm, layers 0..num_layers-1, masked_spec_embed) exists in the teacher
     # under the same name; later layers are simply not asked for. A thin front
-    # end keeps its own initialisation.
+    # end is sliced from the teacher's or keeps its random initialisation.
     student.load_state_dict(
         {key: teacher_state[key].clone() for key in copied}, strict=not thin
     )
+    if thin and front_end_init == "slice":
+        slice_front_end(student, model)
     student.train()
     return student
 
@@ -131,6 +149,7 @@ def build_student_encoder(
     init_teacher: int | str | None = None,
     front_end: str = "copy",
     front_end_channels: Sequence[int] | None = None,
+    front_end_init: str = "slice",
 ) -> SSLEncoder:
     """`build_student` wrapped as a trainable `SSLEncoder` that preprocesses audio
     exactly as the teacher does (normalisation, attention mask).
@@ -145,7 +164,7 @@ def build_student_encoder(
     init_teacher : int or str, optional
         Index, source or unique model type of an ensemble's member (``None``:
         the first); only for an `EnsembleTeacher`.
-    front_end, front_end_channels :
+    front_end, front_end_channels, front_end_init :
         As in `build_student`.
 
     Returns
@@ -181,6 +200,7 @@ def build_student_encoder(
             num_layers=num_layers,
             front_end=front_end,
             front_end_channels=front_end_channels,
+            front_end_init=front_end_init,
         ),
         normalize_waveform=teacher.normalize_waveform,
         use_attention_mask=teacher.use_attention_mask,
