@@ -136,8 +136,9 @@ def plot_curves(curves: dict, path: str) -> str:
     return path
 
 
-def format_report(curves: dict, chosen: str, thin: dict, copy: dict) -> str:
-    """Markdown: the distillation variants, then the fine-tuned comparison."""
+def format_report(curves: dict, chosen: str, thins: dict, copy: dict) -> str:
+    """Markdown: the distillation variants, then the fine-tuned comparison of
+    each fine-tuned thin variant (``thins``) with the copy student."""
     lines = [
         "| student | held-out layer-wise loss | front-end cosine term |",
         "|---|---:|---:|",
@@ -149,14 +150,20 @@ def format_report(curves: dict, chosen: str, thin: dict, copy: dict) -> str:
     keys = [k for k, _ in METRICS]
     lines += [
         "",
-        f"Fine-tuned (multi-task, the main job's settings); thin: `{chosen}`:",
+        f"Fine-tuned (multi-task, the main job's settings); lowest layer loss: "
+        f"`{chosen}`:",
         "",
         "| student | " + " | ".join(label for _, label in METRICS) + " |",
         "|---|" + "---|" * len(METRICS),
         "| copy | " + " | ".join(cell(copy, k) for k in keys) + " |",
-        "| thin | " + " | ".join(cell(thin, k) for k in keys) + " |",
-        "| thin - copy | " + " | ".join(verdict(thin, copy, k) for k in keys) + " |",
     ]
+    for name, thin in thins.items():
+        lines.append(f"| {name} | " + " | ".join(cell(thin, k) for k in keys) + " |")
+        lines.append(
+            f"| {name} - copy | "
+            + " | ".join(verdict(thin, copy, k) for k in keys)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -172,6 +179,10 @@ def main(argv=None):
         "--variants", nargs="+", type=parse_variant, metavar="TARGET:INIT",
         default=[("cnn", "random"), ("projection", "random"), ("projection", "slice")],
         help=f"front-end targets {TARGETS} and initialisations {INITS}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--finetune", nargs="*", type=parse_variant, metavar="TARGET:INIT",
+        help="variants to fine-tune (default: the one of lowest layer loss)",
     )  # fmt: skip
     parser.add_argument("--warmup", type=int, default=0, help="front-end-only epochs")
     parser.add_argument("--jobs", type=int, default=1, help="distillations at once")
@@ -189,8 +200,12 @@ def main(argv=None):
     if args.jobs > 1:
         env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // args.jobs))}
     suffix = f"_warmup{args.warmup}" if args.warmup else ""
+
+    def name_of(target, init):
+        return f"thin_{target}_{init}{suffix}"
+
     variants = {
-        f"thin_{target}_{init}{suffix}": thin_overrides(target, init, args.warmup)
+        name_of(target, init): thin_overrides(target, init, args.warmup)
         for target, init in args.variants
     }
 
@@ -227,14 +242,21 @@ def main(argv=None):
         encoders[f"distilled_{args.arch}"],
         pipe.path(f"multitask_{args.arch}"),
     )
-    thin = finetune(
-        f"multitask_{args.arch}_thin",
-        students[chosen],
-        pipe.path(f"multitask_{args.arch}_thin"),
-    )
+    tuned = [name_of(*v) for v in args.finetune] if args.finetune else [chosen]
+    unknown = sorted(set(tuned) - set(students))
+    if unknown:
+        raise ValueError(f"--finetune names variants not in --variants: {unknown}")
+    thins = {
+        name: finetune(
+            f"multitask_{args.arch}_{name}",
+            students[name],
+            pipe.path(f"multitask_{args.arch}_{name}"),
+        )
+        for name in tuned
+    }
     folder = pipe.path("thin")
     os.makedirs(folder, exist_ok=True)
-    text = format_report(curves, chosen, thin, copy)
+    text = format_report(curves, chosen, thins, copy)
     with open(os.path.join(folder, "thin.md"), "w", encoding="utf-8") as f:
         f.write(text + "\n")
     keep = [k for key, _ in METRICS for k in (key, f"{key}_ci95")]
@@ -245,7 +267,9 @@ def main(argv=None):
                 "students": students,
                 "distill_curves": curves,
                 "copy": {k: copy[k] for k in keep if k in copy},
-                "thin": {k: thin[k] for k in keep if k in thin},
+                "thin": {
+                    name: {k: m[k] for k in keep if k in m} for name, m in thins.items()
+                },
             },
             f,
             indent=2,

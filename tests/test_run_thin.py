@@ -75,6 +75,7 @@ def test_variants_choice_and_comparison(monkeypatch, tmp_path):
         report = json.load(f)
     assert report["chosen"] == "thin_cnn_random"  # lowest layer loss, not total
     text = open(os.path.join(workdir, "thin", "thin.md")).read()
+    assert "| thin_cnn_random - copy |" in text
     assert "+4.00 (outside the noise)" in text  # SV EER 22 vs 18, intervals apart
     assert "+0.00 (inside the noise)" in text  # KWS
     assert os.path.getsize(os.path.join(workdir, "thin", "distill_curves.png")) > 1000
