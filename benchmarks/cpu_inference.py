@@ -168,8 +168,9 @@ def export_students(args, sources, folder):
                 int8 = quantize_dynamic_int8(fp32, f"{stem}_int8.onnx")
             else:
                 int8 = quantize_static_int8(
-                    fp32, f"{stem}_int8.onnx", clips, args.int8_format
-                )
+                    fp32, f"{stem}_int8.onnx", clips, args.int8_format,
+                    quantize_cnn=args.int8_cnn,
+                )  # fmt: skip
             paths[(size, front_end, "onnx_int8")] = int8
     return paths
 
@@ -234,6 +235,9 @@ def main(argv=None):
     parser.add_argument(
         "--int8_format", choices=("qoperator", "qdq", "dynamic"), default="qoperator"
     )
+    parser.add_argument(
+        "--int8_cnn", action="store_true", help="static int8: quantise the CNN too"
+    )
     parser.add_argument("--output_dir", default="results/benchmarks")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -286,6 +290,7 @@ def main(argv=None):
         "repeats": repeats,
         "durations_s": durations,
         "int8_format": args.int8_format,
+        "int8_cnn": args.int8_cnn,
         "machine": f"{platform.processor() or platform.machine()}, 1 thread",
         "results": results,
     }

@@ -66,11 +66,11 @@ def test_onnx_graph_has_dynamic_batch_and_time(exported, trained_multitask):
 def test_int8_is_quantised_and_its_metrics_reported(exported, trained_multitask):
     graph = onnx.load(os.path.join(exported["out"], "model_int8.onnx")).graph
     ops = {node.op_type for node in graph.node}
-    # static, whole graph: the convolutions too, no float fallback for them
-    assert {"QLinearConv", "QuantizeLinear", "DequantizeLinear"} <= ops
-    assert "Conv" not in ops
+    # static: the matrix products in int8, the CNN front end kept fp32
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
     assert ops & {"QLinearMatMul", "MatMulInteger"}
     assert exported["report"]["int8_format"] == "qoperator"
+    assert exported["report"]["int8_cnn"] is False
     metrics = exported["report"]["test_metrics"]
     assert sorted(metrics) == ["onnx_fp32", "onnx_int8", "pytorch"]
     with open(os.path.join(trained_multitask, "metrics.json")) as f:
@@ -118,17 +118,33 @@ def thin_onnx(tmp_path_factory):
     return network, path, root
 
 
-@pytest.mark.parametrize("quant_format", ["qoperator", "qdq"])
-def test_thin_student_static_int8_runs_close_to_pytorch(thin_onnx, quant_format):
+@pytest.mark.parametrize(
+    "quant_format, quantize_cnn",
+    [("qoperator", True), ("qoperator", False), ("qdq", True)],
+)
+def test_thin_student_static_int8_runs_close_to_pytorch(
+    thin_onnx, quant_format, quantize_cnn
+):
     network, path, root = thin_onnx
     rng = np.random.default_rng(0)
     clips = [rng.standard_normal((1, 16000)).astype(np.float32) * 0.1 for _ in range(8)]
     out = export.quantize_static_int8(
-        path, str(root / f"{quant_format}.onnx"), clips, quant_format
-    )
-    ops = {node.op_type for node in onnx.load(out).graph.node}
-    assert ("QLinearConv" in ops) == (quant_format == "qoperator")
+        path, str(root / f"{quant_format}_{quantize_cnn}.onnx"), clips, quant_format,
+        quantize_cnn=quantize_cnn,
+    )  # fmt: skip
+    graph = onnx.load(out).graph
+    ops = {node.op_type for node in graph.node}
     assert "QuantizeLinear" in ops
+    cnn_convs = [
+        node
+        for node in graph.node
+        if "Conv" in node.op_type
+        and any("feature_extractor." in name for name in node.input)
+    ]
+    assert len(cnn_convs) == 3  # the tiny CNN's three layers
+    if quant_format == "qoperator":
+        want = "QLinearConv" if quantize_cnn else "Conv"
+        assert {node.op_type for node in cnn_convs} == {want}
     wav = rng.standard_normal((1, 24000)).astype(np.float32) * 0.1
     logits, embedding = export.OnnxMultiTaskModel(out)(wav)
     with torch.no_grad():

@@ -5,6 +5,8 @@ fine-tunings and the reports (recipes replaced by a recording stand-in)."""
 import json
 import os
 
+import pytest
+
 from .recipe_utils import fake_stage_runner, load_script, option
 
 
@@ -98,3 +100,15 @@ def test_tables_gain_the_thin_row_with_intervals(monkeypatch, tmp_path):
     table3 = open(os.path.join(workdir, "tables", "table3.md")).read()
     assert "| DistilledHuBERT, thin CNN | 2.00 M | 88.00 [87.00, 89.00] |" in table3
     assert "22.00 [21.00, 23.00]" in table3
+
+
+def test_finetune_names_only_known_variants(monkeypatch, tmp_path):
+    run_thin = load_script("scripts", "run_thin")
+    commands = []
+    fake = fake_stage_runner(commands, _metrics, distill_log=_log)
+    monkeypatch.setattr(run_thin.run_embedded.subprocess, "run", fake)
+    argv = ["--workdir", str(tmp_path), "--quick", "--variants", "cnn:random"]
+    with pytest.raises(ValueError, match="thin_projection_slice"):
+        run_thin.main([*argv, "--finetune", "projection:slice"])
+    with pytest.raises(SystemExit):  # argparse names the bad TARGET:INIT
+        run_thin.main([*argv, "--finetune", "cnn:pretrained"])
