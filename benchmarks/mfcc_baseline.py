@@ -36,7 +36,7 @@ from kdsrl_lobes.data import (
 )
 from kdsrl_lobes.data.gsc import OFFICIAL_TEST_FOLDER
 from kdsrl_lobes.evaluation.keyword_sv import keyword_trials, keyword_verification
-from kdsrl_lobes.evaluation.metrics import score_trials
+from kdsrl_lobes.evaluation.metrics import enrolment_speakers, score_trials
 from kdsrl_lobes.evaluation.mfcc import mfcc_lobe, mfcc_rows
 from kdsrl_lobes.evaluation.probe import logistic_regression, standardise
 from kdsrl_lobes.evaluation.reports import kws_report, verification_report
@@ -95,7 +95,7 @@ def sv_baseline(corpus: str, save_folder: str, mfcc) -> dict:
     embeddings = {r["ID"]: x for r, x in zip(test, x_test, strict=True)}
     trials = read_trials(find_trials(data_folder))
     scores, labels = score_trials(embeddings, trials)  # as the recipe scores
-    speakers = [enrol.split("/")[0] for _, enrol, _ in trials]
+    speakers = enrolment_speakers(trials)
     results = verification_report(scores, labels, speakers, "sv")
     official = os.path.join(corpus, OFFICIAL_TEST_FOLDER)
     if os.path.isdir(official):

@@ -46,7 +46,7 @@ import torchaudio
 
 from kdsrl_lobes.data.audio import load_audio
 from kdsrl_lobes.data.rng import item_rng
-from kdsrl_lobes.evaluation.metrics import score_trials
+from kdsrl_lobes.evaluation.metrics import enrolment_speakers, score_trials
 from kdsrl_lobes.evaluation.mfcc import mfcc_lobe, mfcc_mean_std
 from kdsrl_lobes.evaluation.probe import standardise
 from kdsrl_lobes.evaluation.reports import verification_report
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> dict:
     trials = make_trials(
         {spk: list(c) for spk, c in kept.items()}, args.trials_per_speaker, args.seed
     )
-    speakers = [enrol.split("/")[0] for _, enrol, _ in trials]
+    speakers = enrolment_speakers(trials)
     embeddings = {"MFCC baseline": mfcc_embeddings(clips)}
     for spec in args.model:
         name, _, path = spec.rpartition("=")

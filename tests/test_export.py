@@ -79,6 +79,9 @@ def test_int8_is_quantised_and_its_metrics_reported(exported, trained_multitask)
     for key in ("kws_accuracy", "sv_eer"):
         assert metrics["onnx_fp32"][key] == pytest.approx(metrics["pytorch"][key])
         assert 0.0 <= metrics["onnx_int8"][key] <= 100.0
+        for version in metrics.values():  # every figure with its interval
+            low, high = version[f"{key}_ci95"]
+            assert low <= version[key] <= high
     assert exported["report"]["max_abs_diff"]["onnx_int8"]["kws_logits"] > 0.0
 
 

@@ -25,7 +25,8 @@ from kdsrl_lobes.data import (
     read_trials,
 )
 from kdsrl_lobes.data.gsc import OFFICIAL_TEST_FOLDER
-from kdsrl_lobes.evaluation.metrics import score_trials, verification_metrics
+from kdsrl_lobes.evaluation.metrics import enrolment_speakers, score_trials
+from kdsrl_lobes.evaluation.reports import kws_report, verification_report
 
 logger = get_logger(__name__)
 
@@ -94,17 +95,19 @@ def evaluate_versions(
     -------
     dict
         Name -> ``kws_accuracy`` (%), ``sv_eer`` (%), ``sv_min_dcf``,
-        ``kws_num_test``, ``sv_num_trials``.
+        ``kws_num_test``, ``sv_num_trials``, and the 95 % bootstrap intervals
+        (`kdsrl_lobes.evaluation.reports`: clips for KWS, enrolment speakers
+        for trials) as ``<metric>_ci95``.
     """
     index = {label: i for i, label in enumerate(labels)}
     kws_rows = clips["kws"][:max_kws] if max_kws else clips["kws"]
-    correct = dict.fromkeys(versions, 0)
+    predictions = {name: [] for name in versions}
+    targets = [index[row["command"]] for row in kws_rows]
     for row in kws_rows:
         wav = _read(row)
-        target = index[row["command"]]
         for name, run in versions.items():
             logits, _ = run(wav)
-            correct[name] += int(np.argmax(logits[0]) == target)
+            predictions[name].append(int(np.argmax(logits[0])))
     embeddings = {name: {} for name in versions}
     for row in clips["sv"]:
         wav = _read(row)
@@ -112,16 +115,15 @@ def evaluate_versions(
             _, emb = run(wav)
             embeddings[name][row["ID"]] = torch.from_numpy(np.asarray(emb[0]))
     results = {}
+    speakers = enrolment_speakers(clips["trials"])
+    keep = ("kws_accuracy", "kws_accuracy_ci95", "kws_balanced_accuracy",
+            "kws_balanced_accuracy_ci95", "kws_num_test", "sv_eer", "sv_eer_ci95",
+            "sv_min_dcf", "sv_min_dcf_ci95", "sv_num_trials")  # fmt: skip
     for name in versions:
+        kws = kws_report(torch.tensor(predictions[name]), torch.tensor(targets), labels)
         scores, trial_labels = score_trials(embeddings[name], clips["trials"])
-        metrics = verification_metrics(scores, trial_labels)
-        results[name] = {
-            "kws_accuracy": 100.0 * correct[name] / max(1, len(kws_rows)),
-            "kws_num_test": len(kws_rows),
-            "sv_eer": metrics["sv_eer"],
-            "sv_min_dcf": metrics["sv_min_dcf"],
-            "sv_num_trials": len(clips["trials"]),
-        }
+        sv = verification_report(scores, trial_labels, speakers, "sv")
+        results[name] = {k: v for k, v in {**kws, **sv}.items() if k in keep}
         logger.info("%s: %s", name, results[name])
     return results
 

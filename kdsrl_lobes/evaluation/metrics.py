@@ -52,6 +52,18 @@ def score_trials(
     return scores, labels
 
 
+def enrolment_speakers(trials: Sequence[tuple[int, str, str]]) -> list[str]:
+    """The speaker of each trial's enrolment utterance (the first folder of its
+    path, as in VoxCeleb1's trial lists): the group a trial is resampled with.
+
+    Example
+    -------
+    >>> enrolment_speakers([(1, "id10270/x/00001.wav", "id10271/y/00002.wav")])
+    ['id10270']
+    """
+    return [enrol.split("/")[0] for _, enrol, _ in trials]
+
+
 def verification_metrics(
     scores: torch.Tensor, labels: torch.Tensor, p_target: float = 0.01
 ) -> dict:

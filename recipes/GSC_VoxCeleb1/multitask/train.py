@@ -44,6 +44,7 @@ from kdsrl_lobes.evaluation.counts import count_parameters
 from kdsrl_lobes.evaluation.keyword_sv import keyword_sv_of_rows
 from kdsrl_lobes.evaluation.metrics import (
     confusion_matrix,
+    enrolment_speakers,
     plot_confusion,
     plot_det,
     score_trials,
@@ -161,7 +162,7 @@ class MultiTaskBrain(ScheduledBrain):
             plot_confusion(matrix, labels, os.path.join(out, "kws_confusion.png"))
         if "sv" in test_sets:
             scores, labels = score_trials(self._embeddings(test_sets["sv"]), trials)
-            speakers = [enrol.split("/")[0] for _, enrol, _ in trials]
+            speakers = enrolment_speakers(trials)
             metrics.update(verification_report(scores, labels, speakers, "sv", n_boot))
             plot_det(scores, labels, os.path.join(out, "sv_det.png"), metrics["sv_eer"])
         if keyword_rows:  # same-keyword trials of the GSC test clips
