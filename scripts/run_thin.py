@@ -116,13 +116,12 @@ def plot_curves(curves: dict, path: str) -> str:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for name, entries in curves.items():
+    for i, (name, entries) in enumerate(curves.items()):
         epochs = range(1, len(entries) + 1)
-        left.plot(epochs, [layer_loss(e) for e in entries], marker="o", label=name)
+        style = {"marker": "o", "label": name, "color": f"C{i}"}  # same in both
+        left.plot(epochs, [layer_loss(e) for e in entries], **style)
         if "cos_front_end" in entries[0]:
-            right.plot(
-                epochs, [e["cos_front_end"] for e in entries], marker="o", label=name
-            )
+            right.plot(epochs, [e["cos_front_end"] for e in entries], **style)
     left.set_title("held-out layer-wise loss (L1 + cosine, layers summed)")
     right.set_title("held-out front-end cosine term")
     for ax in (left, right):
