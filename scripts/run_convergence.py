@@ -32,6 +32,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_embedded  # noqa: E402  (the stages of the embedded pipeline)
 
+from kdsrl_lobes.evaluation.plotting import save_figure  # noqa: E402
+
 ROWS = ("multitask", "sv", "kws")
 # (metrics.json key, label)
 METRICS = (
@@ -85,6 +87,29 @@ def verdict(a: dict, b: dict, key: str) -> str:
     overlap = a_low <= b_high and b_low <= a_high
     noise = "inside the noise" if overlap else "outside the noise"
     return f"{a[key] - b[key]:+.2f} ({noise})"
+
+
+def slim(metrics: dict) -> dict:
+    """The `METRICS` of a run and their intervals, for the JSON reports.
+
+    Example
+    -------
+    >>> slim({"sv_eer": 20.0, "sv_eer_ci95": [18, 22], "sv_threshold": 0.5})
+    {'sv_eer': 20.0, 'sv_eer_ci95': [18, 22]}
+    """
+    keep = [k for key, _ in METRICS for k in (key, f"{key}_ci95")]
+    return {k: metrics[k] for k in keep if k in metrics}
+
+
+def write_report(folder: str, stem: str, text: str, data: dict) -> None:
+    """Writes ``<stem>.md`` (``text``) and ``<stem>.json`` (``data``) under
+    ``folder`` and prints the text."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{stem}.md"), "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    with open(os.path.join(folder, f"{stem}.json"), "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+    print(text)
 
 
 def format_tables(runs: dict, variants: dict, variant_epochs: int) -> str:
@@ -143,25 +168,13 @@ def plot(runs: dict, path: str) -> str:
             high = [m[f"{key}_ci95"][1] - m[key] for _, m in points]
             ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3, label=row)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("fine-tuning epochs (150 rounds each)")
         ax.set_title(label)
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, axes, path, "fine-tuning epochs (150 rounds each)")
 
 
 def main(argv=None):
     """Runs the missing fine-tunings and writes the tables and the plot."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--workdir", default=os.path.join(run_embedded.ROOT, "embedded")
-    )
-    parser.add_argument("--arch", choices=run_embedded.ARCHES, default="hubert")
-    parser.add_argument("--quick", action="store_true", help="tiny corpus (smoke run)")
+    parser = run_embedded.pipeline_parser(__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", choices=ROWS, default=["multitask", "sv"])
     parser.add_argument("--epochs", nargs="+", type=int, default=[2, 4, 8, 16])
     parser.add_argument("--variant", action="append", default=[], type=parse_variant,
@@ -218,27 +231,13 @@ def main(argv=None):
     variants = {name: done[("variant", name)] for name, _ in args.variant}
     folder = pipe.path("convergence")
     text = format_tables(runs, variants, args.variant_epochs)
-    with open(os.path.join(folder, "convergence.md"), "w", encoding="utf-8") as f:
-        f.write(text + "\n")
-    keep = [k for key, _ in METRICS for k in (key, f"{key}_ci95")]
-
-    def slim(m):
-        return {k: m[k] for k in keep if k in m}
-
-    with open(os.path.join(folder, "convergence.json"), "w", encoding="utf-8") as f:
-        json.dump(
-            {
-                "runs": {
-                    r: {e: slim(m) for e, m in b.items()} for r, b in runs.items()
-                },
-                "variants": {n: slim(m) for n, m in variants.items()},
-                "variant_epochs": args.variant_epochs,
-            },
-            f,
-            indent=2,
-        )
+    data = {
+        "runs": {r: {e: slim(m) for e, m in b.items()} for r, b in runs.items()},
+        "variants": {n: slim(m) for n, m in variants.items()},
+        "variant_epochs": args.variant_epochs,
+    }
+    write_report(folder, "convergence", text, data)
     plot(runs, os.path.join(folder, "convergence.png"))
-    print(text)
     print(f"written: {folder}/convergence.{{md,json,png}}")
 
 

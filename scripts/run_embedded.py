@@ -278,9 +278,10 @@ def run(args):
     return metrics
 
 
-def main(argv=None):
-    """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def pipeline_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with the options every embedded-pipeline script shares:
+    ``--workdir``, ``--arch`` (the teacher) and ``--quick``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--workdir", default=os.path.join(ROOT, "embedded"))
     parser.add_argument("--arch", choices=ARCHES, default="hubert")
     parser.add_argument(
@@ -288,6 +289,12 @@ def main(argv=None):
         action="store_true",
         help="tiny corpus (a smoke run, not a benchmark)",
     )
+    return parser
+
+
+def main(argv=None):
+    """Command line entry point."""
+    parser = pipeline_parser(__doc__.splitlines()[0])
     for stage in ("pretrain", "distill", "finetune"):
         parser.add_argument(
             f"--{stage}_override",

@@ -32,7 +32,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_embedded  # noqa: E402  (the stages of the embedded pipeline)
-from run_convergence import METRICS, cell, verdict  # noqa: E402
+from run_convergence import (  # noqa: E402
+    METRICS,
+    cell,
+    slim,
+    verdict,
+    write_report,
+)
+
+from kdsrl_lobes.evaluation.plotting import save_figure  # noqa: E402
 
 TARGETS = ("cnn", "projection", "none")
 INITS = ("slice", "random")
@@ -124,15 +132,7 @@ def plot_curves(curves: dict, path: str) -> str:
             right.plot(epochs, [e["cos_front_end"] for e in entries], **style)
     left.set_title("held-out layer-wise loss (L1 + cosine, layers summed)")
     right.set_title("held-out front-end cosine term")
-    for ax in (left, right):
-        ax.set_xlabel("distillation epoch")
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, (left, right), path, xlabel="distillation epoch")
 
 
 def format_report(curves: dict, chosen: str, thins: dict, copy: dict) -> str:
@@ -168,12 +168,7 @@ def format_report(curves: dict, chosen: str, thins: dict, copy: dict) -> str:
 
 def main(argv=None):
     """Runs the missing stages and writes the report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--workdir", default=os.path.join(run_embedded.ROOT, "embedded")
-    )
-    parser.add_argument("--arch", choices=run_embedded.ARCHES, default="hubert")
-    parser.add_argument("--quick", action="store_true", help="tiny corpus (smoke run)")
+    parser = run_embedded.pipeline_parser(__doc__.splitlines()[0])
     parser.add_argument(
         "--variants", nargs="+", type=parse_variant, metavar="TARGET:INIT",
         default=[("cnn", "random"), ("projection", "random"), ("projection", "slice")],
@@ -254,27 +249,15 @@ def main(argv=None):
         for name in tuned
     }
     folder = pipe.path("thin")
-    os.makedirs(folder, exist_ok=True)
-    text = format_report(curves, chosen, thins, copy)
-    with open(os.path.join(folder, "thin.md"), "w", encoding="utf-8") as f:
-        f.write(text + "\n")
-    keep = [k for key, _ in METRICS for k in (key, f"{key}_ci95")]
-    with open(os.path.join(folder, "thin.json"), "w", encoding="utf-8") as f:
-        json.dump(
-            {
-                "chosen": chosen,
-                "students": students,
-                "distill_curves": curves,
-                "copy": {k: copy[k] for k in keep if k in copy},
-                "thin": {
-                    name: {k: m[k] for k in keep if k in m} for name, m in thins.items()
-                },
-            },
-            f,
-            indent=2,
-        )
+    data = {
+        "chosen": chosen,
+        "students": students,
+        "distill_curves": curves,
+        "copy": slim(copy),
+        "thin": {name: slim(m) for name, m in thins.items()},
+    }
+    write_report(folder, "thin", format_report(curves, chosen, thins, copy), data)
     plot_curves(curves, os.path.join(folder, "distill_curves.png"))
-    print(text)
     print(f"written: {folder}/thin.{{md,json}}, distill_curves.png")
 
 

@@ -70,26 +70,24 @@ def test_thin_student_round_trips_through_automodel(teacher, tmp_path):
         )
 
 
-def test_thin_front_end_with_another_total_stride_is_refused(teacher):
-    with pytest.raises(ValueError, match="total stride 160 .* teacher's 320"):
+@pytest.mark.parametrize(
+    "kernels, strides, message",
+    [
+        ([10, 8, 8], [5, 8, 4], "total stride 160 .* teacher's 320"),
+        # same total stride, another receptive field: frame counts differ
+        ([10, 4, 4], [5, 8, 8], "frames for .* samples"),
+    ],
+)
+def test_thin_front_end_whose_frames_differ_is_refused(
+    teacher, kernels, strides, message
+):
+    with pytest.raises(ValueError, match=message):
         build_student(
             teacher,
             front_end="thin",
             front_end_channels=[4, 4, 4],
-            front_end_kernels=[10, 8, 8],
-            front_end_strides=[5, 8, 4],
-        )
-
-
-def test_thin_front_end_with_misaligned_frames_is_refused(teacher):
-    # same total stride, another receptive field: frame counts differ
-    with pytest.raises(ValueError, match="frames for .* samples"):
-        build_student(
-            teacher,
-            front_end="thin",
-            front_end_channels=[4, 4, 4],
-            front_end_kernels=[10, 4, 4],
-            front_end_strides=[5, 8, 8],
+            front_end_kernels=kernels,
+            front_end_strides=strides,
         )
 
 

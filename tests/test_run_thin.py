@@ -39,12 +39,18 @@ def _metrics(command):
     }  # fmt: skip
 
 
-def test_variants_choice_and_comparison(monkeypatch, tmp_path):
-    run_thin = load_script("scripts", "run_thin")
-    run_embedded = run_thin.run_embedded
+def _with_fake_recipes(monkeypatch, script):
+    """``script`` loaded with its recipes replaced; returns it and the list
+    that records their commands."""
+    module = load_script("scripts", script)
     commands = []
     fake = fake_stage_runner(commands, _metrics, distill_log=_log)
-    monkeypatch.setattr(run_embedded.subprocess, "run", fake)
+    monkeypatch.setattr(module.run_embedded.subprocess, "run", fake)
+    return module, commands
+
+
+def test_variants_choice_and_comparison(monkeypatch, tmp_path):
+    run_thin, commands = _with_fake_recipes(monkeypatch, "run_thin")
     workdir = str(tmp_path / "w")
     variants = ["--variants", "cnn:random", "projection:slice"]
     run_thin.main(["--workdir", workdir, "--quick", "--jobs", "2", *variants])
@@ -84,11 +90,7 @@ def test_variants_choice_and_comparison(monkeypatch, tmp_path):
 
 
 def test_tables_gain_the_thin_row_with_intervals(monkeypatch, tmp_path):
-    run_tables = load_script("scripts", "run_tables")
-    run_embedded = run_tables.run_embedded
-    commands = []
-    fake = fake_stage_runner(commands, _metrics, distill_log=_log)
-    monkeypatch.setattr(run_embedded.subprocess, "run", fake)
+    run_tables, commands = _with_fake_recipes(monkeypatch, "run_tables")
     workdir = str(tmp_path / "w")
     run_tables.main(["--workdir", workdir, "--quick"])
     thin_rows = [
@@ -103,10 +105,7 @@ def test_tables_gain_the_thin_row_with_intervals(monkeypatch, tmp_path):
 
 
 def test_finetune_names_only_known_variants(monkeypatch, tmp_path):
-    run_thin = load_script("scripts", "run_thin")
-    commands = []
-    fake = fake_stage_runner(commands, _metrics, distill_log=_log)
-    monkeypatch.setattr(run_thin.run_embedded.subprocess, "run", fake)
+    run_thin, _ = _with_fake_recipes(monkeypatch, "run_thin")
     argv = ["--workdir", str(tmp_path), "--quick", "--variants", "cnn:random"]
     with pytest.raises(ValueError, match="thin_projection_slice"):
         run_thin.main([*argv, "--finetune", "projection:slice"])

@@ -67,6 +67,25 @@ def parse_train_log(path: str) -> list:
 MAX_COLUMNS = 4  # panels per row of a training-curve figure
 
 
+def save_figure(fig, axes, path: str, xlabel: str | None = None) -> str:
+    """Grid, x label and legend (where a line has a label) on every axis, then
+    a tight layout saved to ``path`` (folders made) and the figure closed.
+    Returns ``path``."""
+    import matplotlib.pyplot as plt
+
+    for ax in getattr(axes, "flat", axes):
+        if xlabel:
+            ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_train_log(
     log_path: str,
     png_path: str,
@@ -126,14 +145,7 @@ def plot_train_log(
             if points:
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, marker="o", label=stage)
-        ax.set_xlabel("epoch")
         ax.set_title(metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, axes, png_path, xlabel="epoch")
