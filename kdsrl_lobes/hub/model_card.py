@@ -131,7 +131,9 @@ down-mixed. Recordings longer than one second are classified with a sliding
 one-second window (0.5 s hop); speaker embeddings use the whole utterance. The
 same-speaker decision uses the EER threshold of the test trials above; set
 `threshold=` for another operating point. Edge export:
-`python -m kdsrl_lobes.export <folder> --format onnx [--int8]`.
+`python -m kdsrl_lobes.export <folder> --format onnx [--int8 --calibration
+<folder of clips>]` (int8: static, calibrated on the clips; `--int8_format
+dynamic` needs none).
 
 ## Intended use
 
