@@ -173,3 +173,18 @@ def test_slicing_needs_the_teachers_kernels(teacher):
     assert list(student.config.conv_kernel) == [5, 9, 8]
     with pytest.raises(ValueError, match="random initialisation"):
         build_student(teacher, front_end="thin", **other)
+
+
+def test_thin_student_of_a_layer_norm_cnn_teacher():
+    """LARGE style: a LayerNorm after every conv layer, sliced with it."""
+    teacher = random_speech_model("wav2vec2", "tiny", stable_layer_norm=True).eval()
+    full = build_student(
+        teacher, front_end="thin", front_end_channels=teacher.config.conv_dim
+    ).eval()
+    thin = build_student(teacher, front_end="thin").eval()
+    wav = torch.randn(2, 16000)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            front_end_forward(full, wav), front_end_forward(teacher, wav)
+        )
+        assert thin(wav).last_hidden_state.shape == teacher(wav).last_hidden_state.shape
