@@ -118,7 +118,7 @@ class DistillBrain(ScheduledBrain):
         for name, value in terms.items():
             self.term_sums[name] = self.term_sums.get(name, 0.0) + float(value)
         self.term_count += 1
-        self.full_loss_sum += float(loss)
+        self.full_loss_sum += float(loss.detach())
         return objective
 
     def on_stage_start(self, stage, epoch=None):
