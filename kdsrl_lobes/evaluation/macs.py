@@ -8,8 +8,6 @@ Authors
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-PARTS = ("front_end", "transformer", "heads")
-
 
 def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kw):
     """FLOPs of the CPU kernel of ``scaled_dot_product_attention``: torch
