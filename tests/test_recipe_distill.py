@@ -395,3 +395,48 @@ def test_warmup_trains_the_front_end_alone(quick_corpus, tiny_teacher_dir, tmp_p
     terms = sum(v for k, v in valid.items() if k != "loss")
     assert valid["loss"] == pytest.approx(terms, abs=1e-3)
     assert valid["loss"] > valid["l1_front_end"] + valid["cos_front_end"]
+
+
+def test_uncached_front_end_targets_equal_the_cached_ones(
+    quick_corpus, tiny_teacher_dir
+):
+    """Without the cache the front-end target is read during the teacher's own
+    forward pass; it must equal what the cache stores (a separate pass)."""
+    import speechbrain as sb
+    from hyperpyyaml import load_hyperpyyaml
+
+    recipe = load_recipe("LibriSpeech", "distill", "train.py")
+    args = _args(
+        quick_corpus,
+        tiny_teacher_dir(),
+        "/tmp/unused",
+        "--student_front_end=thin",
+        "--front_end_target=projection",
+    )
+    with open(args[0]) as f:
+        overrides = "\n".join(
+            a.lstrip("-").replace("=", ": ", 1)
+            for a in args[1:]
+            if a.startswith("--") and "=" in a
+        )
+        hparams = load_hyperpyyaml(f, overrides)
+    wavs, lens = torch.randn(2, 16000), torch.tensor([1.0, 0.7])
+    teacher = hparams["teacher"]
+    from kdsrl_lobes.models.front_end import FrontEndTap
+    from kdsrl_lobes.training.front_end import FrontEndTeacher
+
+    tap = FrontEndTap(teacher.model, "projection")
+    teacher(wavs, lens)
+    separate = FrontEndTeacher(teacher, "projection")(wavs, lens)[:, 0]
+    torch.testing.assert_close(tap.output, separate)
+    assert recipe.DistillBrain and sb  # the recipe imports with the change
+
+
+def test_thin_front_end_without_the_cache(quick_corpus, tiny_teacher_dir, tmp_path):
+    args = _args(quick_corpus, tiny_teacher_dir(), str(tmp_path),
+                 "--student_front_end=thin", "--front_end_target=cnn",
+                 "--teacher_cache=False")  # fmt: skip
+    run_recipe(SCRIPT, args)
+    log = (tmp_path / "train_log.txt").read_text()
+    assert "valid cos_front_end" in log
+    assert not (tmp_path / "teacher_cache").exists()

@@ -66,6 +66,10 @@ class DistillBrain(ScheduledBrain):
                 point,
             )
         self.caches = {}
+        if self.front_end is not None and not self.hparams.teacher_cache:
+            # uncached, the teacher's own forward pass yields its front end's
+            # output: read it there instead of running its CNN a second time
+            self.teacher_front_tap = FrontEndTap(self.front_end.model, point)
         if self.hparams.teacher_cache:
             teachers = {"layers": self.hparams.teacher, "front_end": self.front_end}
             self.caches = {
@@ -75,27 +79,26 @@ class DistillBrain(ScheduledBrain):
             }
         super().on_fit_start()
 
-    def teacher_targets(self, teacher, name, wavs, lens, crop_ids):
+    def teacher_targets(self, wavs, lens, crop_ids):
         """``[batch, targets, frames, dim]`` from the cache or the teacher."""
-        if name in self.caches:
-            return self.caches[name](wavs, lens, crop_ids)
-        return teacher(wavs, lens)
+        if "layers" in self.caches:
+            return self.caches["layers"](wavs, lens, crop_ids)
+        return self.hparams.teacher(wavs, lens)
 
     def compute_forward(self, batch, stage):
         """Student -> prediction heads, beside the teacher's targets; with a
         front-end loss also the two front ends' outputs."""
         batch = batch.to(self.device)
         wavs, lens = batch.sig
-        targets = self.teacher_targets(
-            self.hparams.teacher, "layers", wavs, lens, batch.crop_id
-        )
+        targets = self.teacher_targets(wavs, lens, batch.crop_id)
         preds = self.modules.prediction_heads(self.modules.student(wavs, lens))
         if self.front_end is None:
             return preds, targets, None
-        front_targets = self.teacher_targets(
-            self.front_end, "front_end", wavs, lens, batch.crop_id
-        )
-        return preds, targets, (self.front_tap.output, front_targets[:, 0])
+        if "front_end" in self.caches:
+            front_targets = self.caches["front_end"](wavs, lens, batch.crop_id)[:, 0]
+        else:  # read during the teacher's forward above
+            front_targets = self.teacher_front_tap.output
+        return preds, targets, (self.front_tap.output, front_targets)
 
     def compute_objectives(self, predictions, batch, stage):
         """Sum over targets of L1 + cosine (plus the weighted front-end loss);
