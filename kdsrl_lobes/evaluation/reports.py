@@ -30,14 +30,16 @@ def _interval(low, high) -> list[float]:
     return [float(low), float(high)]
 
 
-def kws_report(
+def classification_report(
     predictions: torch.Tensor,
     targets: torch.Tensor,
     labels: Sequence[str],
     n_resamples: int = 1000,
     seed: int = 0,
+    prefix: str = "kws",
 ) -> dict:
-    """KWS test metrics (%) with bootstrap intervals over clips.
+    """Classification test metrics (%) with bootstrap intervals over clips
+    (KWS, and the SUPERB suite's KS, SID and ER).
 
     Arguments
     ---------
@@ -49,14 +51,17 @@ def kws_report(
         Bootstrap resamples.
     seed : int
         Seed of the resampling.
+    prefix : str
+        Key prefix: ``kws`` gives ``kws_accuracy``, ...
 
     Returns
     -------
     dict
-        ``kws_accuracy``, ``kws_balanced_accuracy`` (mean recall over the
-        classes the test set has), ``kws_recall`` ``{class: %}`` and
-        ``kws_num_test_per_class`` over those classes, ``kws_num_test``, and
-        ``<metric>_ci95`` beside each metric (``kws_recall_ci95`` per class).
+        ``<prefix>_accuracy``, ``<prefix>_balanced_accuracy`` (mean recall over
+        the classes the test set has), ``<prefix>_recall`` ``{class: %}`` and
+        ``<prefix>_num_test_per_class`` over those classes,
+        ``<prefix>_num_test``, and ``<metric>_ci95`` beside each metric
+        (``<prefix>_recall_ci95`` per class).
 
     Example
     -------
@@ -93,20 +98,23 @@ def kws_report(
     )
     names = [labels[i] for i in np.flatnonzero(present)]
     counts = np.bincount(true, minlength=n_classes)[present]
-    return {
-        "kws_accuracy": float(point[0]),
-        "kws_accuracy_ci95": _interval(low[0], high[0]),
-        "kws_balanced_accuracy": float(point[1]),
-        "kws_balanced_accuracy_ci95": _interval(low[1], high[1]),
-        "kws_recall": {n: float(v) for n, v in zip(names, point[2:], strict=True)},
-        "kws_recall_ci95": {
+    report = {
+        "accuracy": float(point[0]),
+        "accuracy_ci95": _interval(low[0], high[0]),
+        "balanced_accuracy": float(point[1]),
+        "balanced_accuracy_ci95": _interval(low[1], high[1]),
+        "recall": {n: float(v) for n, v in zip(names, point[2:], strict=True)},
+        "recall_ci95": {
             n: _interval(a, b) for n, a, b in zip(names, low[2:], high[2:], strict=True)
         },
-        "kws_num_test": int(len(true)),
-        "kws_num_test_per_class": {
-            n: int(c) for n, c in zip(names, counts, strict=True)
-        },
+        "num_test": int(len(true)),
+        "num_test_per_class": {n: int(c) for n, c in zip(names, counts, strict=True)},
     }
+    return {f"{prefix}_{key}": value for key, value in report.items()}
+
+
+#: The KWS report of the recipes (``kws_`` keys).
+kws_report = classification_report
 
 
 def verification_report(
@@ -184,4 +192,70 @@ def verification_report(
         ),
         f"{prefix}_num_trials": metrics["sv_num_trials"],
         f"{prefix}_num_speakers": len(set(groups)),
+    }
+
+
+def error_rate_report(
+    scores: Sequence[dict],
+    groups: Sequence[Hashable],
+    prefix: str = "pr_per",
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Token error rate (%) of a test set with a bootstrap interval over
+    ``groups`` (the speaker of each utterance): PER of PR, WER and CER of ASR.
+
+    The rate is SpeechBrain's: all edits over all reference tokens.
+
+    Arguments
+    ---------
+    scores : sequence of dict
+        ``speechbrain.utils.metric_stats.ErrorRateStats().scores``: one dict per
+        utterance with ``num_edits`` and ``num_ref_tokens``.
+    groups : sequence of hashable
+        The resampling group of each utterance.
+    prefix : str
+        Key of the rate: ``pr_per`` gives ``pr_per`` and ``pr_per_ci95``.
+    n_resamples : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    dict
+        ``<prefix>``, ``<prefix>_ci95``, ``<prefix>_num_edits``,
+        ``<prefix>_num_tokens``.
+
+    Example
+    -------
+    >>> from speechbrain.utils.metric_stats import ErrorRateStats
+    >>> stats = ErrorRateStats()
+    >>> stats.append(["u1", "u2"], [["a", "b", "c"], ["x"]], [["a", "c"], ["x", "y"]])
+    >>> r = error_rate_report(stats.scores, ["s1", "s2"], "pr_per", 50)
+    >>> r["pr_per"], r["pr_per_num_edits"], r["pr_per_num_tokens"]
+    (50.0, 2, 4)
+    """
+    if len(groups) != len(scores) or not scores:
+        raise ValueError(
+            f"Expected one group per scored utterance (> 0), found {len(groups)} "
+            f"groups and {len(scores)} utterances"
+        )
+    edits = np.array([s["num_edits"] for s in scores], dtype=np.float64)
+    tokens = np.array([s["num_ref_tokens"] for s in scores], dtype=np.float64)
+
+    def statistic(index: np.ndarray) -> float:
+        total = tokens[index].sum()
+        return 100.0 * edits[index].sum() / total if total > 0 else np.nan
+
+    point, low, high = bootstrap_ci(statistic, groups, n_resamples, CONFIDENCE, seed)
+    point = float(np.asarray(point).reshape(-1)[0])
+    return {
+        prefix: point,
+        f"{prefix}_ci95": _interval(
+            np.fmin(np.asarray(low).reshape(-1)[0], point),
+            np.fmax(np.asarray(high).reshape(-1)[0], point),
+        ),
+        f"{prefix}_num_edits": int(edits.sum()),
+        f"{prefix}_num_tokens": int(tokens.sum()),
     }

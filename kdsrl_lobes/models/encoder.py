@@ -108,7 +108,9 @@ def load_hf_speech_config(
         )
     except OSError as err:
         raise OSError(
-            f"Could not load {source} as a local directory or hub id: {err}"
+            f"Could not load {source}: no such local directory, and the Hugging "
+            "Face hub did not provide it (no network, offline mode, or no such "
+            f"model; a hub id needs network or a cached copy): {err}"
         ) from err
     if config.model_type not in SUPPORTED_MODEL_TYPES:
         raise ValueError(
