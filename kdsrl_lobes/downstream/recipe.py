@@ -22,8 +22,8 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
+from kdsrl_lobes.downstream.table import plot_layer_weights
 from kdsrl_lobes.evaluation.counts import count_parameters
-from kdsrl_lobes.evaluation.metrics import _pyplot
 from kdsrl_lobes.training.checkpoints import attach_config_guard
 from kdsrl_lobes.training.yaml_peek import peek_hparams, set_override
 
@@ -154,29 +154,3 @@ def run_downstream(
         )
         logger.info("Test metrics: %s", json.dumps(metrics))
     return metrics
-
-
-def plot_layer_weights(weights: dict[str, list[float]], path: str, title="") -> str:
-    """Bar chart of each task's softmax layer weights (index 0: the CNN's
-    projection, n: the n-th transformer layer's output).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> out = os.path.join(tempfile.mkdtemp(), "w.png")
-    >>> plot_layer_weights({"ks": [0.2, 0.8], "sid": [0.6, 0.4]}, out) == out
-    True
-    """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3))
-    width = 0.8 / max(1, len(weights))
-    for i, (task, values) in enumerate(weights.items()):
-        ax.bar([x + i * width for x in range(len(values))], values, width, label=task)
-    ax.set_xlabel("hidden state (0 = CNN projection)")
-    ax.set_ylabel("softmax weight")
-    ax.set_title(title)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

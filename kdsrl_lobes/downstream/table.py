@@ -21,6 +21,13 @@ HEADLINES: dict[str, tuple[str, str, bool]] = {
     "er": ("er_accuracy", "ER acc %", True),
 }
 TASKS = tuple(HEADLINES)
+#: other metrics a row keeps, with their intervals, when a run has them
+SECONDARY = {
+    "ks": ("ks_balanced_accuracy",),
+    "asv": ("asv_min_dcf",),
+    "asr": ("asr_cer",),
+    "er": ("er_balanced_accuracy",),
+}
 
 #: Published SUPERB rows (real corpora, SUPERB's heads and schedules): KS, SID
 #: and ASV as given in the issue that asked for this suite; PR, ASR and ER
@@ -43,7 +50,7 @@ PUBLISHED: dict[str, dict[str, float]] = {
 
 def row_of(metrics_by_task: dict[str, dict]) -> dict:
     """One encoder's row: each task's headline metric and its ``_ci95``,
-    ASR's CER, the layer weights and seconds per task.
+    the `SECONDARY` metrics, the layer weights and seconds per task.
 
     Example
     -------
@@ -56,11 +63,10 @@ def row_of(metrics_by_task: dict[str, dict]) -> dict:
         key = HEADLINES[task][0]
         row[key] = metrics[key]
         row[f"{key}_ci95"] = metrics[f"{key}_ci95"]
-        if task == "asr":
-            row["asr_cer"] = metrics["asr_cer"]
-            row["asr_cer_ci95"] = metrics["asr_cer_ci95"]
-        if task == "ks":
-            row["ks_balanced_accuracy"] = metrics["ks_balanced_accuracy"]
+        for extra in SECONDARY.get(task, ()):
+            for name in (extra, f"{extra}_ci95"):
+                if name in metrics:
+                    row[name] = metrics[name]
         row[f"{task}_layer_weights"] = metrics["layer_weights"]
         row[f"{task}_seconds"] = metrics["seconds"]
     return row
@@ -129,8 +135,36 @@ def plot_table(rows: dict[str, dict], path: str, tasks: Sequence[str] = TASKS) -
     return path
 
 
+def plot_layer_weights(weights: dict[str, list[float]], path: str, title="") -> str:
+    """Bar chart of each task's softmax layer weights (index 0: the CNN's
+    projection, n: the n-th transformer layer's output).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = os.path.join(tempfile.mkdtemp(), "w.png")
+    >>> plot_layer_weights({"ks": [0.2, 0.8], "sid": [0.6, 0.4]}, out) == out
+    True
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    width = 0.8 / max(1, len(weights))
+    for i, (task, values) in enumerate(weights.items()):
+        ax.bar([x + i * width for x in range(len(values))], values, width, label=task)
+    ax.set_xlabel("hidden state (0 = CNN projection)")
+    ax.set_ylabel("softmax weight")
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def write_table(rows: dict[str, dict], output: str, tasks=TASKS) -> dict[str, str]:
-    """Writes ``superb.json``, ``superb.md`` and ``superb.png`` in ``output``."""
+    """Writes ``superb.json``, ``superb.md``, ``superb.png`` and, per encoder,
+    its tasks' layer weights in ``superb_layers_<i>.png`` (``i``: the row's
+    position), in ``output``."""
     os.makedirs(output, exist_ok=True)
     paths = {
         ext: os.path.join(output, f"superb.{ext}") for ext in ("json", "md", "png")
@@ -140,4 +174,12 @@ def write_table(rows: dict[str, dict], output: str, tasks=TASKS) -> dict[str, st
     with open(paths["md"], "w", encoding="utf-8") as f:
         f.write(markdown_table(rows, tasks))
     plot_table(rows, paths["png"], tasks)
+    for i, (name, row) in enumerate(rows.items()):
+        weights = {
+            t: row[f"{t}_layer_weights"] for t in tasks if f"{t}_layer_weights" in row
+        }
+        if weights:
+            paths[f"layers_{i}"] = plot_layer_weights(
+                weights, os.path.join(output, f"superb_layers_{i}.png"), title=name
+            )
     return paths
