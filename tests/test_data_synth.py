@@ -17,6 +17,7 @@ from kdsrl_lobes.data.rng import item_rng
 from kdsrl_lobes.data.synth.espeak import EspeakRenderer, sample_voice
 from kdsrl_lobes.data.synth.generate import MANIFEST_FILE, generate, main
 from kdsrl_lobes.data.synth.layout import CorpusSizes
+from kdsrl_lobes.data.synth.superb_extras import ExtrasSizes
 
 GSC_NAME = re.compile(r"^[0-9a-f]{8}_nohash_\d+\.wav$")
 VOX_PATH = re.compile(r"^id\d{5}/[A-Za-z0-9_-]{11}/\d{5}\.wav$")
@@ -138,9 +139,10 @@ def test_trial_list_format_and_balance(quick_corpus):
 
 def test_librispeech_layout(quick_corpus):
     root = os.path.join(quick_corpus, "LibriSpeech")
-    assert sorted(os.listdir(root)) == ["dev-clean", "train-clean-100"]
+    splits = ["dev-clean", "test-clean", "train-clean-100"]  # test-clean: SUPERB's
+    assert sorted(os.listdir(root)) == sorted(splits + ["librispeech-lexicon.txt"])
     speakers, count = {}, 0
-    for split in os.listdir(root):
+    for split in splits:
         for spk in os.listdir(os.path.join(root, split)):
             speakers.setdefault(split, set()).add(spk)
             for chapter in os.listdir(os.path.join(root, split, spk)):
@@ -162,8 +164,11 @@ def test_librispeech_layout(quick_corpus):
                 for text in lines.values():
                     assert text == text.upper() and re.fullmatch(r"[A-Z' ]+", text)
                 count += len(flacs)
-    assert 15 <= count <= 30
+    assert 20 <= count <= 35
     assert not speakers["dev-clean"] & speakers["train-clean-100"]
+    assert not speakers["test-clean"] & (
+        speakers["dev-clean"] | speakers["train-clean-100"]
+    )
 
 
 def test_no_two_gsc_clips_identical(quick_corpus):
@@ -264,7 +269,9 @@ def test_missing_espeak_names_debian_package(tmp_path, monkeypatch, capsys):
 def test_determinism_skip_and_regenerate(tmp_path):
     first, second = str(tmp_path / "a"), str(tmp_path / "b")
     tiny = CorpusSizes(3, 1, 1, 2, 2, 1, 1, 1, 1, 1, 10.0)
-    options = {"sizes": tiny, "seed": 7, "progress": False}
+    options = {
+        "sizes": tiny, "extras_sizes": ExtrasSizes(1, 1), "seed": 7, "progress": False
+    }  # fmt: skip
     assert not generate(first, num_workers=2, **options).get("skipped")
     generate(second, num_workers=1, **options)
     hashes = tree_hashes(first)

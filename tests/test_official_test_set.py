@@ -13,6 +13,7 @@ from kdsrl_lobes.data.csv_utils import read_csv_rows
 from kdsrl_lobes.data.gsc import OFFICIAL_TEST_FOLDER, which_set
 from kdsrl_lobes.data.synth.generate import MANIFEST_FILE, generate, read_manifest
 from kdsrl_lobes.data.synth.layout import CorpusSizes
+from kdsrl_lobes.data.synth.superb_extras import ExtrasSizes
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,8 @@ def test_test_folder_with_other_classes_is_refused(quick_corpus, official, tmp_p
 def test_test_set_is_added_to_a_corpus_from_before(tmp_path):
     folder = str(tmp_path / "corpus")
     tiny = CorpusSizes(3, 1, 1, 2, 2, 1, 1, 1, 1, 1, 10.0)
-    generate(folder, sizes=tiny, seed=3, progress=False)
+    options = {"sizes": tiny, "extras_sizes": ExtrasSizes(1, 1), "seed": 3}
+    generate(folder, progress=False, **options)
     main_file = os.path.join(folder, "speech_commands_v0.01", "yes")
     main_file = os.path.join(main_file, sorted(os.listdir(main_file))[0])
     mtime = os.path.getmtime(main_file)
@@ -104,9 +106,9 @@ def test_test_set_is_added_to_a_corpus_from_before(tmp_path):
     del manifest["official_test"]
     with open(os.path.join(folder, MANIFEST_FILE), "w") as f:
         json.dump(manifest, f)
-    result = generate(folder, sizes=tiny, seed=3, progress=False)
+    result = generate(folder, progress=False, **options)
     assert not result.get("skipped")
     assert os.path.isdir(os.path.join(folder, OFFICIAL_TEST_FOLDER))
     assert os.path.getmtime(main_file) == mtime  # the main corpus untouched
     assert read_manifest(folder)["official_test"]["per_class"] == 3
-    assert generate(folder, sizes=tiny, seed=3, progress=False)["skipped"]
+    assert generate(folder, progress=False, **options)["skipped"]

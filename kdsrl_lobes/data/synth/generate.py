@@ -1,4 +1,4 @@
-"""Generates the embedded offline corpus (GSC V1, VoxCeleb1 and LibriSpeech layouts).
+"""Generates the embedded offline corpus (GSC V1, VoxCeleb1, LibriSpeech, IEMOCAP).
 
 Usage::
 
@@ -16,7 +16,10 @@ corpus folders and regenerates them from scratch.
 The copy of GSC V1's official test set, ``speech_commands_test_set_v0.01/`` (see
 :mod:`kdsrl_lobes.data.synth.official_test`), comes from a random stream of its
 own and has its own entry in the manifest: a corpus generated before it existed
-gets it on the next run, and nothing else of that corpus is touched.
+gets it on the next run, and nothing else of that corpus is touched. The SUPERB
+extras (LibriSpeech ``test-clean`` and lexicon, VoxCeleb1 ``iden_split.txt``,
+``IEMOCAP_full_release/``; see :mod:`kdsrl_lobes.data.synth.superb_extras`) are
+added the same way.
 """
 
 import argparse
@@ -34,6 +37,7 @@ from tqdm import tqdm
 
 from kdsrl_lobes.data.gsc import TESTING_LIST, VALIDATION_LIST
 from kdsrl_lobes.data.synth.espeak import find_espeak
+from kdsrl_lobes.data.synth.iemocap import IEMOCAP_JOB
 from kdsrl_lobes.data.synth.layout import (
     GSC_FOLDER,
     LIBRI_FOLDER,
@@ -49,6 +53,13 @@ from kdsrl_lobes.data.synth.official_test import (
     plan_official_test,
 )
 from kdsrl_lobes.data.synth.render import init_worker, render_job
+from kdsrl_lobes.data.synth.superb_extras import (
+    EXTRAS_OUTPUTS,
+    LIBRI_TEST_JOB,
+    ExtrasSizes,
+    plan_extras,
+    write_extras_lists,
+)
 
 logger = get_logger(__name__)
 
@@ -58,8 +69,8 @@ MANIFEST_FILE = "kdsrl_synth_manifest.json"
 CORPUS_FOLDERS = (GSC_FOLDER, VOX_FOLDER, LIBRI_FOLDER)
 # Long jobs first, so the pool does not end waiting on one slow worker.
 _JOB_ORDER = {
-    "librispeech": 0, "voxceleb1": 1, "noise": 2, "gsc": 3, TEST_SPEECH: 4,
-    TEST_SILENCE: 5,
+    "librispeech": 0, LIBRI_TEST_JOB: 0, "voxceleb1": 1, IEMOCAP_JOB: 1, "noise": 2,
+    "gsc": 3, TEST_SPEECH: 4, TEST_SILENCE: 5,
 }  # fmt: skip
 
 
@@ -89,6 +100,7 @@ def generate(
     num_workers: int | None = None,
     progress: bool = True,
     sizes: CorpusSizes | None = None,
+    extras_sizes: ExtrasSizes | None = None,
 ) -> dict:
     """Generates the corpus under ``output`` unless it is already there.
 
@@ -96,7 +108,8 @@ def generate(
     ---------
     output : str
         Folder that receives ``speech_commands_v0.01/``, ``voxceleb1/``,
-        ``LibriSpeech/``, ``speech_commands_test_set_v0.01/`` and the manifest.
+        ``LibriSpeech/``, ``speech_commands_test_set_v0.01/``,
+        ``IEMOCAP_full_release/`` and the manifest.
     num_speakers : int, optional
         Number of GSC speakers (default 120, or 10 with ``quick``); VoxCeleb gets
         half as many, LibriSpeech a third.
@@ -110,6 +123,8 @@ def generate(
         Show a tqdm progress bar.
     sizes : CorpusSizes, optional
         Explicit sizes, overriding ``num_speakers`` and ``quick`` (API only).
+    extras_sizes : ExtrasSizes, optional
+        Explicit sizes of the SUPERB extras' IEMOCAP, overriding ``quick``.
 
     Returns
     -------
@@ -128,6 +143,9 @@ def generate(
     plan = make_plan(seed, sizes)
     used = {job.speaker for job in plan.jobs if job.corpus == "gsc"}
     test_plan = plan_official_test(seed, sizes.gsc_speakers, sizes.gsc_takes, used)
+    extras_plan = plan_extras(
+        seed, sizes, extras_sizes or ExtrasSizes.from_options(quick), plan
+    )
     manifest = read_manifest(output)
     complete = all(os.path.isdir(os.path.join(output, d)) for d in CORPUS_FOLDERS)
     main_done = manifest is not None and manifest.get("options") == options and complete
@@ -135,20 +153,30 @@ def generate(
         manifest.get("official_test") == test_plan.summary()
         and os.path.isdir(os.path.join(output, TEST_SET_FOLDER))
     )
-    if test_done:
+    extras_done = main_done and (
+        manifest.get("superb_extras") == extras_plan.summary()
+        and all(os.path.exists(os.path.join(output, p)) for p in EXTRAS_OUTPUTS)
+    )
+    if test_done and extras_done:
         logger.info("Corpus in %s already generated with these options", output)
         return {**manifest, "skipped": True, "seconds": 0.0}
     binary = find_espeak()
     os.makedirs(output, exist_ok=True)
-    if main_done:  # a corpus from before the test set: add it, touch nothing else
-        logger.info("Adding %s to the corpus in %s", TEST_SET_FOLDER, output)
-        stale = (TEST_SET_FOLDER,)
-        jobs = list(test_plan.jobs)
+    if main_done:  # a corpus from before the test set or the extras: add them only
+        stale, jobs = (), []
+        if not test_done:
+            logger.info("Adding %s to the corpus in %s", TEST_SET_FOLDER, output)
+            stale += (TEST_SET_FOLDER,)
+            jobs += test_plan.jobs
+        if not extras_done:
+            logger.info("Adding the SUPERB extras to the corpus in %s", output)
+            stale += EXTRAS_OUTPUTS
+            jobs += extras_plan.jobs
     else:
         if manifest is not None:
             logger.info("Options changed: regenerating %s from scratch", output)
-        stale = (MANIFEST_FILE,) + CORPUS_FOLDERS + (TEST_SET_FOLDER,)
-        jobs = list(plan.jobs) + list(test_plan.jobs)
+        stale = (MANIFEST_FILE,) + CORPUS_FOLDERS + (TEST_SET_FOLDER,) + EXTRAS_OUTPUTS
+        jobs = list(plan.jobs) + list(test_plan.jobs) + list(extras_plan.jobs)
     for name in stale:
         path = os.path.join(output, name)
         if os.path.isdir(path):
@@ -175,6 +203,8 @@ def generate(
             os.path.join(output, VOX_FOLDER, TRIALS_FILE),
             [f"{label} {a} {b}" for label, a, b in plan.trials],
         )
+    if not extras_done:
+        write_extras_lists(output, extras_plan, binary)
     manifest = {
         "options": options,
         "files": files,
@@ -183,6 +213,7 @@ def generate(
         "voxceleb1_dev_speakers": len(plan.vox_dev_speakers),
         "voxceleb1_test_speakers": len(plan.vox_test_speakers),
         "official_test": test_plan.summary(),
+        "superb_extras": extras_plan.summary(),
     }
     tmp = os.path.join(output, MANIFEST_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:

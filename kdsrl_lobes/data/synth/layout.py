@@ -179,6 +179,23 @@ def video_id(seed: int, speaker: str, session: int) -> str:
     return "".join(rng.choice(list(_VIDEO_ALPHABET), size=11))
 
 
+def librispeech_items(
+    split: str, speaker: int, chapters: list[int], utterances: int
+) -> tuple[tuple[str, str], ...]:
+    """One LibriSpeech speaker's job items: ``(relative path, "split/chapter")``.
+
+    Example
+    -------
+    >>> librispeech_items("dev-clean", 84, [121123], 2)[1]
+    ('dev-clean/84/121123/84-121123-0001.flac', 'dev-clean/121123')
+    """
+    return tuple(
+        (f"{split}/{speaker}/{ch}/{speaker}-{ch}-{u:04d}.flac", f"{split}/{ch}")
+        for ch in chapters
+        for u in range(utterances)
+    )
+
+
 def make_trials(
     seed: int, files: dict[str, dict[str, list[str]]]
 ) -> list[tuple[int, str, str]]:
@@ -269,10 +286,8 @@ def make_plan(seed: int, sizes: CorpusSizes) -> Plan:
         chapters = chapter_ids[
             i * sizes.libri_chapters : (i + 1) * sizes.libri_chapters
         ]
-        items = tuple(
-            (f"{split}/{spk}/{ch}/{spk}-{ch}-{u:04d}.flac", f"{split}/{ch}")
-            for ch in (int(c) for c in chapters)
-            for u in range(sizes.libri_utterances)
+        items = librispeech_items(
+            split, spk, [int(c) for c in chapters], sizes.libri_utterances
         )
         jobs.append(Job("librispeech", str(spk), items))
     for paths in splits.values():

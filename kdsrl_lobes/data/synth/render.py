@@ -4,7 +4,8 @@ owns one :class:`EspeakRenderer`.
 
 Every random choice comes from generators keyed by (seed, speaker) for the voice and
 the recording device or session, and by (seed, file) for the take, so the output
-does not depend on which worker renders which job.
+does not depend on which worker renders which job. The SUPERB extras' keys all
+start with ``superb`` (:mod:`kdsrl_lobes.data.synth.superb_extras`).
 """
 
 import os
@@ -16,6 +17,11 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from kdsrl_lobes.data.gsc import BACKGROUND_NOISE_FOLDER
+from kdsrl_lobes.data.prepare_iemocap import (
+    IEMOCAP_FOLDER,
+    evaluation_folder,
+    utterance_speaker,
+)
 from kdsrl_lobes.data.rng import item_rng
 from kdsrl_lobes.data.synth.channel import (
     ChannelProfile,
@@ -25,12 +31,25 @@ from kdsrl_lobes.data.synth.channel import (
     sample_channel,
 )
 from kdsrl_lobes.data.synth.espeak import EspeakRenderer, sample_voice
+from kdsrl_lobes.data.synth.iemocap import (
+    IEMOCAP_JOB,
+    IEMOCAP_MIC,
+    IEMOCAP_UTTERANCE_JITTER,
+    LABEL_STYLES,
+    STYLES,
+    evaluation_block,
+    evaluation_text,
+    iemocap_voice,
+    styled_channel,
+    styled_voice,
+)
 from kdsrl_lobes.data.synth.layout import GSC_FOLDER, LIBRI_FOLDER, VOX_FOLDER, Job
 from kdsrl_lobes.data.synth.official_test import (
     TEST_SET_FOLDER,
     TEST_SILENCE,
     TEST_SPEECH,
 )
+from kdsrl_lobes.data.synth.superb_extras import LIBRI_TEST_JOB
 from kdsrl_lobes.data.synth.text import random_sentence, transcript
 
 SAMPLE_RATE = 16000
@@ -99,6 +118,10 @@ def render_job(job: Job) -> tuple[str, int, float]:
         seconds = _render_voxceleb(job, output, seed)
     elif job.corpus == "librispeech":
         seconds = _render_librispeech(job, output, seed)
+    elif job.corpus == LIBRI_TEST_JOB:  # the same speech, keys prefixed "superb"
+        seconds = _render_librispeech(job, output, seed, ("superb",))
+    elif job.corpus == IEMOCAP_JOB:
+        seconds = _render_iemocap(job, output, seed)
     else:
         raise ValueError(f"Unknown corpus {job.corpus!r} in job for {job.speaker}")
     return job.corpus, len(job.items), seconds
@@ -139,9 +162,11 @@ def _render_silence(job: Job, folder: str, seed: int) -> float:
     return total
 
 
-def _speaker_renderer(corpus: str, speaker: str, seed: int) -> EspeakRenderer:
+def _speaker_renderer(
+    corpus: str, speaker: str, seed: int, prefix: tuple[str, ...] = ()
+) -> EspeakRenderer:
     renderer = _WORKER["renderer"]
-    renderer.set_voice(sample_voice(item_rng(seed, "voice", corpus, speaker)))
+    renderer.set_voice(sample_voice(item_rng(seed, *prefix, "voice", corpus, speaker)))
     return renderer
 
 
@@ -209,17 +234,21 @@ def _render_voxceleb(job: Job, output: str, seed: int) -> float:
     return total
 
 
-def _render_librispeech(job: Job, output: str, seed: int) -> float:
-    renderer = _speaker_renderer("librispeech", job.speaker, seed)
+def _render_librispeech(
+    job: Job, output: str, seed: int, prefix: tuple[str, ...] = ()
+) -> float:
+    """One LibriSpeech speaker's chapters; every random key starts with
+    ``prefix`` (none for the main corpus's splits)."""
+    renderer = _speaker_renderer("librispeech", job.speaker, seed, prefix)
     wpm = renderer.voice.words_per_minute
     root = os.path.join(output, LIBRI_FOLDER)
     lines: dict[str, list[str]] = defaultdict(list)
     total = 0.0
     for relpath, chapter in job.items:
-        rng = item_rng(seed, "librispeech", relpath)
+        rng = item_rng(seed, *prefix, "librispeech", relpath)
         text, speech = _sentence_audio(renderer, rng, int(rng.integers(8, 18)), wpm)
         channel = sample_channel(
-            item_rng(seed, "chapter", job.speaker, chapter), LIBRI_CHAPTER
+            item_rng(seed, *prefix, "chapter", job.speaker, chapter), LIBRI_CHAPTER
         )
         audio = apply_channel(speech, channel, rng, SAMPLE_RATE)
         path = os.path.join(root, relpath)
@@ -233,4 +262,42 @@ def _render_librispeech(job: Job, output: str, seed: int) -> float:
         spk, chapter = folder.split(os.sep)[-2:]
         with open(os.path.join(folder, f"{spk}-{chapter}.trans.txt"), "w") as f:
             f.write("\n".join(sorted(rows)) + "\n")
+    return total
+
+
+def _render_iemocap(job: Job, output: str, seed: int) -> float:
+    """One IEMOCAP dialog: its turns, in time order, and its evaluation file."""
+    renderer = _WORKER["renderer"]
+    session = int(job.speaker[3:5])
+    root = os.path.join(output, IEMOCAP_FOLDER)
+    voices = {g: iemocap_voice(seed, session, g) for g in "FM"}
+    mics = {
+        g: sample_channel(item_rng(seed, "superb-iemocap-mic", session, g), IEMOCAP_MIC)
+        for g in "FM"
+    }
+    clock = item_rng(seed, "superb-iemocap-dialog", job.speaker).uniform(1.0, 6.0)
+    blocks, total = [], 0.0
+    for relpath, label in job.items:
+        rng = item_rng(seed, "superb-iemocap", relpath)
+        utterance = os.path.splitext(os.path.basename(relpath))[0]
+        gender = utterance_speaker(utterance)[-1]
+        style = STYLES[LABEL_STYLES[label]]
+        intensity = float(rng.uniform(0.6, 1.0))
+        voice = styled_voice(voices[gender], style, intensity)
+        renderer.set_voice(voice)
+        # one clause of 5 to 11 words: 2 to 6 s
+        _, speech = _sentence_audio(renderer, rng, 1, voice.words_per_minute)
+        channel = jitter_channel(rng, mics[gender], IEMOCAP_UTTERANCE_JITTER)
+        channel = styled_channel(channel, style, intensity)
+        audio = apply_channel(speech, channel, rng, SAMPLE_RATE)
+        seconds = _write(os.path.join(root, relpath), audio)
+        total += seconds
+        start = round(clock, 4)
+        end = round(start + seconds, 4)
+        blocks.append(evaluation_block(rng, start, end, utterance, label))
+        clock = end + rng.uniform(0.2, 2.0)
+    folder = evaluation_folder(root, session)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{job.speaker}.txt"), "w", encoding="utf-8") as f:
+        f.write(evaluation_text(blocks))
     return total

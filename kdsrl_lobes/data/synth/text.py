@@ -27,10 +27,23 @@ _PREPOSITIONS = (
     "near", "behind", "across", "under", "beside", "towards", "beyond", "past",
 )  # fmt: skip
 _CONNECTIVES = ("and then", "but", "because", "while", "so", "although")
+_DETERMINERS = ("the", "a", "that", "every", "our")
+#: Every word :func:`random_sentence` can say, lower case and sorted.
+VOCABULARY: tuple[str, ...] = tuple(
+    sorted(
+        {
+            word
+            for group in (_DETERMINERS, _ADJECTIVES, _NOUNS, _VERBS, _ADVERBS,
+                          _PREPOSITIONS, _CONNECTIVES)
+            for phrase in group
+            for word in phrase.split()
+        }
+    )
+)  # fmt: skip
 
 
 def _noun_phrase(rng: np.random.Generator) -> str:
-    words = [str(rng.choice(("the", "a", "that", "every", "our")))]
+    words = [str(rng.choice(_DETERMINERS))]
     if rng.uniform() < 0.6:
         words.append(str(rng.choice(_ADJECTIVES)))
     words.append(str(rng.choice(_NOUNS)))
