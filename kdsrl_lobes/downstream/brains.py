@@ -169,9 +169,10 @@ class CTCBrain(DownstreamBrain):
         if stage != sb.Stage.TRAIN:
             hyps = ctc_greedy_decode(log_probs, lens, self.hparams.blank_index)
             decode = self.hparams.tokenizer.decode_ndim
+            counts = torch.round(token_lens * tokens.shape[1]).long().tolist()
             refs = [
-                decode(seq[: int(round(n * tokens.shape[1]))].tolist())
-                for seq, n in zip(tokens.cpu(), token_lens.cpu(), strict=True)
+                decode(seq[:n].tolist())
+                for seq, n in zip(tokens.cpu(), counts, strict=True)
             ]
             self.append(batch.id, decode(hyps), refs)
         return loss

@@ -85,6 +85,7 @@ def ctc_datasets(
     csvs: dict[str, str],
     tokens_of: Callable[[dict], list[str]],
     encoder_file: str,
+    vocabulary: Sequence[str],
 ) -> tuple[dict, sb.dataio.encoder.CTCTextEncoder]:
     """Train/valid/test datasets with ``tokens_encoded`` for CTC.
 
@@ -97,6 +98,10 @@ def ctc_datasets(
         characters); it raises for a transcript it cannot tokenise.
     encoder_file : str
         Where the token encoder (blank at index 0) is saved.
+    vocabulary : sequence of str
+        Every token (PR: the lexicon's phones, not only those the training
+        transcripts use); a transcript token outside it is an error naming
+        the CSV.
 
     Returns
     -------
@@ -111,18 +116,19 @@ def ctc_datasets(
         for utt, row in data.data.items():
             tokens[utt] = tokens_of({"ID": utt, **row})  # every row, before training
     encoder = sb.dataio.encoder.CTCTextEncoder()
-    train_tokens = [tokens[utt] for utt in datasets["train"].data]
     encoder.load_or_create(
         encoder_file,
-        from_iterables=train_tokens,
+        from_iterables=[list(vocabulary)],
         special_labels={"blank_label": 0},
     )
-    vocabulary = set(encoder.lab2ind)
+    encoder.expect_len(len(vocabulary) + 1)
     for split, data in datasets.items():
-        unseen = sorted({t for utt in data.data for t in tokens[utt]} - vocabulary)
-        if unseen:
+        unknown = sorted(
+            {t for utt in data.data for t in tokens[utt]} - set(vocabulary)
+        )
+        if unknown:
             raise ValueError(
-                f"{csvs[split]} has tokens the training set lacks: {unseen[:10]}"
+                f"{csvs[split]} has tokens outside the vocabulary: {unknown[:10]}"
             )
 
     @sb.utils.data_pipeline.takes("id")

@@ -1,0 +1,228 @@
+"""Tests of the SUPERB-style suite: frozen upstream, layer weights, heads,
+error rates, the recipes in --debug and the table runner."""
+
+import json
+import os
+
+import pytest
+import torch
+from speechbrain.utils.metric_stats import ErrorRateStats
+
+from kdsrl_lobes.downstream import (
+    CTCHead,
+    FrozenUpstream,
+    WeightedLayerSum,
+    load_upstream,
+)
+from kdsrl_lobes.downstream.brains import words_of
+from kdsrl_lobes.downstream.table import HEADLINES, PUBLISHED, markdown_table
+from kdsrl_lobes.evaluation.reports import error_rate_report
+from kdsrl_lobes.models.encoder import load_encoder
+from kdsrl_lobes.models.heads import KWSHead
+from tests.recipe_utils import load_script
+
+
+def test_only_layer_weights_and_head_train(tiny_teacher_dir):
+    source = tiny_teacher_dir("hubert")
+    upstream = load_upstream(source)
+    assert upstream.num_layers == 5  # 4 transformer layers + the CNN projection
+    assert not any(p.requires_grad for p in upstream.parameters())
+    featurizer = WeightedLayerSum(upstream.num_layers)
+    head = KWSHead(upstream.output_size, 3)
+    before = {k: v.clone() for k, v in upstream.state_dict().items()}
+    params = list(featurizer.parameters()) + list(head.parameters())
+    optimizer = torch.optim.SGD(params, lr=1.0)
+    upstream.train()
+    assert not upstream.training and not upstream.encoder.model.training
+    wav, lens = torch.randn(4, 8000), torch.tensor([1.0, 0.8, 0.6, 1.0])
+    states, frame_lens = upstream(wav, lens)
+    logits = head(featurizer(states), frame_lens)
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 0])).backward()
+    optimizer.step()
+    assert featurizer.weights.grad is not None
+    assert not torch.allclose(featurizer.layer_weights(), torch.full((5,), 0.2))
+    for key, value in upstream.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_upstream_returns_every_hidden_state_with_exact_lengths(tiny_teacher_dir):
+    source = tiny_teacher_dir("wav2vec2")
+    upstream = load_upstream(source)
+    reference = load_encoder(source, layers=list(range(5)), freeze=True)
+    wav = torch.randn(2, 16000)
+    lens = torch.tensor([1.0, 0.5])
+    states, frame_lens = upstream(wav, lens)
+    full = reference(wav, lens)
+    frames = reference.num_frames(torch.tensor([16000, 8000]))
+    assert frame_lens.tolist() == pytest.approx((frames / frames.max()).tolist())
+    assert torch.allclose(states[0], full[0])
+    n = int(frames[1])
+    assert torch.allclose(states[1, :, :n], full[1, :, :n])
+    assert torch.all(states[1, :, n:] == 0)  # padding zeroed
+
+
+def test_feature_cache_hit_equals_miss(tiny_teacher_dir):
+    upstream = load_upstream(tiny_teacher_dir("wavlm"), cache_gb=0.1)
+    wav, lens = torch.randn(3, 12000), torch.tensor([1.0, 0.7, 0.4])
+    ids = ["a", "b", "c"]
+    miss, miss_lens = upstream(wav, lens, ids=ids)
+    assert set(upstream.cache) == set(ids)
+    # a hit: another batch order, the audio is not even looked at
+    hit, hit_lens = upstream(torch.zeros(3, 12000), lens, ids=ids)
+    assert torch.equal(hit, miss) and torch.equal(hit_lens, miss_lens)
+    reordered, _ = upstream(torch.zeros(2, 12000), None, ids=["c", "a"])
+    n = int(round(miss_lens[2].item() * miss.shape[2]))
+    assert torch.equal(reordered[0, :, :n], miss[2, :, :n])
+
+
+def test_feature_cache_stops_at_its_size(tiny_teacher_dir):
+    upstream = load_upstream(tiny_teacher_dir("hubert"), cache_gb=1e-6)  # ~1 kB
+    upstream(torch.randn(2, 16000), None, ids=["a", "b"])
+    assert upstream.cache == {}
+
+
+def test_random_init_row_reads_only_the_config(tiny_teacher_dir):
+    source = tiny_teacher_dir("hubert")
+    trained = load_upstream(source)
+    random_a = load_upstream(f"random:{source}", seed=7)
+    random_b = load_upstream(f"random:{source}", seed=7)
+    assert random_a.num_layers == trained.num_layers
+    a, b = random_a.state_dict(), random_b.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # seeded
+    key = "encoder.model.encoder.layers.0.attention.k_proj.weight"
+    assert not torch.equal(a[key], trained.state_dict()[key])
+
+
+def test_fbank_upstream():
+    upstream = load_upstream("fbank")
+    states, lens = upstream(torch.randn(2, 16000), torch.tensor([1.0, 0.5]))
+    assert states.shape == (2, 1, 101, 80)
+    assert lens.tolist() == pytest.approx([1.0, 51 / 101])
+
+
+def test_hub_id_without_network_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with pytest.raises(OSError, match="no-such-org/no-such-model.*network"):
+        load_upstream("no-such-org/no-such-model")
+
+
+def test_frozen_upstream_refuses_a_trainable_encoder(tiny_teacher_dir):
+    encoder = load_encoder(tiny_teacher_dir("hubert"), layers=list(range(5)))
+    with pytest.raises(ValueError, match="frozen SSLEncoder"):
+        FrozenUpstream(encoder)
+
+
+def test_weighted_sum_checks_layers():
+    with pytest.raises(ValueError, match="3 layers"):
+        WeightedLayerSum(3)(torch.randn(2, 4, 5, 6))
+
+
+def test_ctc_head_masks_nothing_it_should_not():
+    head = CTCHead(8, 6, rnn_layers=2, rnn_size=4)
+    x = torch.randn(2, 10, 8)
+    full = head(x, torch.tensor([1.0, 1.0]))
+    assert full.shape == (2, 10, 6)
+    with pytest.raises(ValueError, match="CTCHead expected"):
+        head(torch.randn(2, 10, 7))
+
+
+def test_error_rates_against_hand_computation():
+    # ref "the cat sat" / hyp "the bat sat down": 1 substitution, 1 insertion
+    ref, hyp = list("the|cat|sat"), list("the|bat|sat|down")
+    words = ErrorRateStats()
+    words.append(["u1"], [words_of(hyp)], [words_of(ref)])
+    report = error_rate_report(words.scores, ["s1"], "asr_wer", 20)
+    assert report["asr_wer"] == pytest.approx(100 * 2 / 3)
+    chars = ErrorRateStats()
+    chars.append(["u1"], [hyp], [ref])
+    cer = error_rate_report(chars.scores, ["s1"], "asr_cer", 20)
+    # c->b, then "|down" inserted: 1 + 5 edits over 11 reference characters
+    assert cer["asr_cer"] == pytest.approx(100 * 6 / 11)
+    # PER pooled over utterances: (1 + 0) edits over (3 + 2) phones
+    phones = ErrorRateStats()
+    phones.append(
+        ["u1", "u2"], [["K", "AE", "P"], ["S", "AE"]], [["K", "AE", "T"], ["S", "AE"]]
+    )
+    per = error_rate_report(phones.scores, ["s1", "s2"], "pr_per", 200)
+    assert per["pr_per"] == pytest.approx(20.0)
+    assert per["pr_per_ci95"][0] <= 20.0 <= per["pr_per_ci95"][1]
+
+
+def test_markdown_table_has_published_rows():
+    text = markdown_table(
+        {"x": {"asv_eer": 10.0, "asv_eer_ci95": [8.0, 12.0]}}, ["asv"]
+    )
+    assert "| x | 10.00 (8.0-12.0) |" in text
+    assert "| DistilHuBERT (published) | 8.55 |" in text
+    assert all(
+        set(row) <= {h[0] for h in HEADLINES.values()} for row in PUBLISHED.values()
+    )
+
+
+@pytest.fixture(scope="module")
+def superb_debug(quick_corpus, tiny_teacher_dir, tmp_path_factory):
+    """Every task's recipe in --debug through the runner: a tiny teacher on
+    all six tasks and the filterbank on KS."""
+    run_superb = load_script("scripts", "run_superb")
+    out = str(tmp_path_factory.mktemp("superb"))
+    teacher = tiny_teacher_dir("hubert")
+    common = ["--corpus", quick_corpus, "--output", out, "--debug"]
+    rows = run_superb.main(["--encoder", f"tiny={teacher}", *common])
+    with open(os.path.join(out, "superb.json"), encoding="utf-8") as f:
+        table = json.load(f)
+    ks_rows = run_superb.main(
+        ["--encoder", f"tiny={teacher}", "--encoder", "fbank", "--tasks", "ks", *common]
+    )
+    return out, table, rows, ks_rows
+
+
+def test_runner_writes_every_task(superb_debug):
+    out, table, rows, _ = superb_debug
+    assert table == json.loads(json.dumps(rows))
+    keys = (
+        "ks_accuracy",
+        "sid_accuracy",
+        "asv_eer",
+        "pr_per",
+        "asr_wer",
+        "er_accuracy",
+    )
+    for key in keys:
+        assert key in table["tiny"] and f"{key}_ci95" in table["tiny"]
+        low, high = table["tiny"][f"{key}_ci95"]
+        assert low <= table["tiny"][key] <= high
+    assert os.path.getsize(os.path.join(out, "superb.png")) > 0
+    for task in ("ks", "sid", "asv", "pr", "asr", "er"):
+        folder = os.path.join(out, "tiny", task)
+        with open(os.path.join(folder, "metrics.json"), encoding="utf-8") as f:
+            metrics = json.load(f)
+        assert metrics["task"] == task
+        assert len(metrics["layer_weights"]) == 5
+        assert metrics["layer_weights"] == pytest.approx(
+            torch.softmax(torch.tensor(metrics["layer_weights"]).log(), 0).tolist()
+        )
+        assert os.path.isfile(os.path.join(folder, "layer_weights.png"))
+        assert os.path.isfile(os.path.join(folder, "train_log.txt"))
+
+
+def test_runner_reuses_finished_runs(superb_debug):
+    out, table, _, ks_rows = superb_debug
+    # the second call ran fbank/ks and reused tiny/ks; its table has KS only
+    assert ks_rows["tiny"]["ks_accuracy"] == table["tiny"]["ks_accuracy"]
+    assert set(ks_rows) == {"tiny", "fbank"}
+    assert "sid_accuracy" not in ks_rows["tiny"]
+    assert {"ks_accuracy", "ks_layer_weights"} <= set(ks_rows["fbank"])
+    assert len(ks_rows["fbank"]["ks_layer_weights"]) == 1
+    with open(os.path.join(out, "stages.json"), encoding="utf-8") as f:
+        stages = json.load(f)
+    assert set(stages) == {f"tiny/{t}" for t in HEADLINES} | {"fbank/ks"}
+
+
+def test_runner_names_a_missing_corpus_folder(tmp_path, tiny_teacher_dir):
+    run_superb = load_script("scripts", "run_superb")
+    with pytest.raises(FileNotFoundError, match="IEMOCAP_full_release"):
+        run_superb.main(
+            ["--encoder", tiny_teacher_dir("hubert"), "--corpus", str(tmp_path),
+             "--tasks", "er", "--output", str(tmp_path / "out")]
+        )  # fmt: skip
