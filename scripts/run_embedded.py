@@ -26,6 +26,7 @@ import threading
 import time
 
 from kdsrl_lobes.data.gsc import OFFICIAL_TEST_FOLDER
+from kdsrl_lobes.data.prepare_iemocap import IEMOCAP_FOLDER
 from kdsrl_lobes.data.synth.layout import GSC_FOLDER
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,9 +123,10 @@ def corpus_stage(pipe, quick=False):
     corpus = pipe.path("corpus")
     synth = [pipe.python, "-m", "kdsrl_lobes.data.synth", "--output", corpus]
     synth += ["--seed", "1234"] + (["--quick"] if quick else [])
-    # the official test set is the generator's last addition: a corpus made
-    # before it lacks the folder, and the generator then adds only that
-    pipe.stage("corpus", synth, os.path.join(corpus, OFFICIAL_TEST_FOLDER))
+    # the SUPERB extras (IEMOCAP last) are the generator's latest addition: a
+    # corpus made before them lacks the folder, and the generator then adds
+    # only those
+    pipe.stage("corpus", synth, os.path.join(corpus, IEMOCAP_FOLDER))
     return corpus
 
 

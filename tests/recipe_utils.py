@@ -110,7 +110,8 @@ def fake_stage_runner(commands, finetune_metrics, envs=None, distill_log=None):
             out = command[command.index("--output") + 1]
             os.makedirs(out, exist_ok=True)
             open(os.path.join(out, "kdsrl_synth_manifest.json"), "w").close()
-            os.makedirs(os.path.join(out, "speech_commands_test_set_v0.01"))
+            for folder in ("speech_commands_test_set_v0.01", "IEMOCAP_full_release"):
+                os.makedirs(os.path.join(out, folder), exist_ok=True)
             return
         out = option(command, "output_folder")
         script = command[1]

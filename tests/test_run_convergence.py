@@ -71,9 +71,9 @@ def test_rows_epochs_and_variants(monkeypatch, tmp_path):
     commands.clear()
     run_convergence.main(argv)
     assert commands == []
-    # a corpus made before the official test set: the generator runs again
-    # (it adds only that folder), every other stage is reused
-    os.rmdir(os.path.join(workdir, "corpus", "speech_commands_test_set_v0.01"))
+    # a corpus made before the SUPERB extras: the generator runs again (it
+    # adds only those), every other stage is reused
+    os.rmdir(os.path.join(workdir, "corpus", "IEMOCAP_full_release"))
     run_convergence.main(argv)
     assert len(commands) == 1 and "kdsrl_lobes.data.synth" in commands[0]
 
