@@ -19,7 +19,7 @@ from kdsrl_lobes.downstream.table import HEADLINES, PUBLISHED, markdown_table
 from kdsrl_lobes.evaluation.reports import error_rate_report
 from kdsrl_lobes.models.encoder import load_encoder
 from kdsrl_lobes.models.heads import KWSHead
-from tests.recipe_utils import load_script
+from tests.recipe_utils import load_script, recipe_path, run_recipe
 
 
 def test_only_layer_weights_and_head_train(tiny_teacher_dir):
@@ -226,3 +226,48 @@ def test_runner_names_a_missing_corpus_folder(tmp_path, tiny_teacher_dir):
             ["--encoder", tiny_teacher_dir("hubert"), "--corpus", str(tmp_path),
              "--tasks", "er", "--output", str(tmp_path / "out")]
         )  # fmt: skip
+
+
+def ks_args(corpus, encoder, output, *extra):
+    return [
+        recipe_path("GSC", "superb", "hparams", "ks.yaml"),
+        f"--encoder_source={encoder}",
+        f"--gsc_folder={corpus}/speech_commands_v0.01",
+        f"--output_folder={output}",
+        "--number_of_epochs=1",
+        "--num_workers=0",
+        "--ci_resamples=20",
+        *extra,
+    ]
+
+
+def test_ks_recipe_resumes_and_refuses_another_encoder(
+    quick_corpus, tiny_teacher_dir, tmp_path
+):
+    script = recipe_path("GSC", "superb", "train.py")
+    out = str(tmp_path / "ks")
+    teacher = tiny_teacher_dir("hubert")
+    run_recipe(script, ks_args(quick_corpus, teacher, out))
+    result = run_recipe(
+        script, ks_args(quick_corpus, teacher, out, "--number_of_epochs=2")
+    )
+    log = open(os.path.join(out, "train_log.txt")).read()
+    assert [line.split(",")[0] for line in log.splitlines()] == ["epoch: 1", "epoch: 2"]
+    assert "Loading a checkpoint" in result.stdout + result.stderr
+    refused = run_recipe(script, ks_args(quick_corpus, "fbank", out), check=False)
+    assert refused.returncode != 0
+    assert "upstream: checkpoint" in refused.stderr and "fbank" in refused.stderr
+
+
+def test_ks_recipe_under_ddp(quick_corpus, tiny_teacher_dir, tmp_path):
+    out = str(tmp_path / "ks_ddp")
+    run_recipe(
+        recipe_path("GSC", "superb", "train.py"),
+        ks_args(
+            quick_corpus, tiny_teacher_dir("wavlm"), out, "--distributed_backend=gloo"
+        ),
+        nproc=2,
+    )
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    assert 0.0 <= metrics["ks_accuracy"] <= 100.0
+    assert len(metrics["layer_weights"]) == 5

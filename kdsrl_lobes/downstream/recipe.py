@@ -130,7 +130,7 @@ def run_downstream(
         )
     brain.checkpointer.recover_if_possible(min_key="error")
     metrics = brain.test_metrics(datasets["test"], **test_kwargs)
-    weights = brain.modules.featurizer.layer_weights().tolist()
+    weights = hparams["featurizer"].layer_weights().tolist()  # not DDP's wrapper
     trainable = torch.nn.ModuleList(
         m for k, m in hparams["modules"].items() if k != "upstream"
     )
