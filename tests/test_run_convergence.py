@@ -86,3 +86,18 @@ def test_two_pipelines_on_one_folder_keep_each_others_stages(tmp_path):
     second.stage("b", ["true"], str(tmp_path))
     record = run_embedded.Pipeline(str(tmp_path)).record
     assert sorted(record) == ["a", "b"]
+
+
+def test_a_stage_with_changed_options_does_not_resume_the_old_run(tmp_path):
+    run_embedded = load("run_convergence").run_embedded
+    pipe = run_embedded.Pipeline(str(tmp_path))
+    out = tmp_path / "run"
+    make = ["python", "-c", f"import os; os.makedirs({str(out)!r}, exist_ok=True)"]
+    pipe.stage("s", [*make, f"--output_folder={out}", "--epochs=4"], str(out))
+    (out / "checkpoint").write_text("epoch 4")
+    pipe.stage("s", [*make, f"--output_folder={out}", "--epochs=3"], str(out))
+    assert (tmp_path / "run.superseded-1" / "checkpoint").read_text() == "epoch 4"
+    assert not (out / "checkpoint").exists()
+    # the same options again: reused, nothing set aside
+    pipe.stage("s", [*make, f"--output_folder={out}", "--epochs=3"], str(out))
+    assert not (tmp_path / "run.superseded-2").exists()

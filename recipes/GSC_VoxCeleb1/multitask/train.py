@@ -149,12 +149,21 @@ class MultiTaskBrain(ScheduledBrain):
         self.modules.eval()
         out, n_boot = self.hparams.output_folder, self.hparams.ci_resamples
         metrics = {}
+        # SV embeddings of the KWS test clips, for keyword SV: taken from the
+        # KWS pass where a batch has no padding (equal to one clip per batch)
+        self._kws_embeddings = {}
         if "kws" in test_sets:
             preds, targets = [], []
             for batch in self._loader(test_sets["kws"]):
-                logits = self.compute_forward({"kws": batch}, sb.Stage.TEST)["kws"]
+                batch = batch.to(self.device)
+                wavs, lens = batch.sig
+                feats = self.modules.encoder(wavs, lens)
+                logits = self.modules.kws_head(feats, lens)
+                if keyword_rows and "sv" in test_sets and bool((lens == 1.0).all()):
+                    emb = self.modules.sv_head(feats, lens).cpu()
+                    self._kws_embeddings.update(zip(batch.id, emb, strict=True))
                 preds.append(logits.argmax(dim=-1).cpu())
-                targets.append(batch.command_encoded.data.reshape(-1))
+                targets.append(batch.command_encoded.data.reshape(-1).cpu())
             preds, targets = torch.cat(preds), torch.cat(targets)
             labels = [self.hparams.label_encoder.ind2lab[i] for i in range(12)]
             metrics.update(kws_report(preds, targets, labels, n_boot))
@@ -177,8 +186,14 @@ class MultiTaskBrain(ScheduledBrain):
     def _embeddings(self, dataset):
         """SV embeddings ``{id: [dim]}``, one utterance per batch: with a
         group-norm CNN and no attention mask (BASE models) padding changes the
-        embedding, and a score must not depend on the batch."""
-        embeddings = {}
+        embedding, and a score must not depend on the batch. Clips whose
+        embedding the KWS test pass already computed are not encoded again."""
+        known = getattr(self, "_kws_embeddings", {})
+        embeddings = {key: known[key] for key in dataset.data if key in known}
+        if embeddings:
+            dataset = dataset.filtered_sorted(
+                key_test={"id": lambda key: key not in embeddings}
+            )
         for batch in self._loader(dataset, batch_size=1):
             batch = batch.to(self.device)
             wavs, lens = batch.sig
