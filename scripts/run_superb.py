@@ -75,6 +75,21 @@ def parse_encoder(spec: str) -> tuple[str, str]:
     return source, source
 
 
+def absolute_source(source: str) -> str:
+    """A source that is a local path (also after ``random:``) made absolute:
+    the recipes run in their own folders.
+
+    Example
+    -------
+    >>> absolute_source("fbank"), absolute_source("org/model")
+    ('fbank', 'org/model')
+    """
+    prefix, path = (
+        ("random:", source[7:]) if source.startswith("random:") else ("", source)
+    )
+    return prefix + os.path.abspath(path) if os.path.exists(path) else source
+
+
 def slug(name: str) -> str:
     """A folder name for an encoder name.
 
@@ -161,7 +176,10 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     tasks = parse_tasks(args.tasks)
-    encoders = dict(parse_encoder(spec) for spec in args.encoder)
+    encoders = {
+        name: absolute_source(source)
+        for name, source in (parse_encoder(spec) for spec in args.encoder)
+    }
     corpus, output = os.path.abspath(args.corpus), os.path.abspath(args.output)
     pipe = run_embedded.Pipeline(output)
     runs = []
@@ -184,8 +202,10 @@ def main(argv=None):
             )  # fmt: skip
             for name, task, command, cwd, run_dir in runs
         ]
-        for future in futures:
-            future.result()
+        for future in concurrent.futures.as_completed(futures):
+            if future.exception() is not None:  # stop at the first failure
+                pool.shutdown(cancel_futures=True)
+                raise future.exception()
     results: dict[str, dict] = {name: {} for name in encoders}
     for name, task, _, _, run_dir in runs:
         with open(os.path.join(run_dir, "metrics.json"), encoding="utf-8") as f:
