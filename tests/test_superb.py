@@ -271,3 +271,58 @@ def test_ks_recipe_under_ddp(quick_corpus, tiny_teacher_dir, tmp_path):
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     assert 0.0 <= metrics["ks_accuracy"] <= 100.0
     assert len(metrics["layer_weights"]) == 5
+
+
+def test_cached_epochs_read_no_audio(tmp_path):
+    """After the first epoch every utterance's states are cached: the datasets
+    stop producing ``sig``, so no audio is read, and training goes on."""
+    import speechbrain as sb
+
+    from kdsrl_lobes.downstream.brains import UtteranceClassBrain
+
+    reads = []
+
+    def dataset(prefix):
+        data = sb.dataio.dataset.DynamicItemDataset(
+            {f"{prefix}{i}": {"label": i % 2} for i in range(4)}
+        )
+
+        @sb.utils.data_pipeline.takes("id")
+        @sb.utils.data_pipeline.provides("sig")
+        def audio(utt):
+            reads.append(utt)
+            return torch.randn(4000 + 800 * int(utt[-1]))
+
+        @sb.utils.data_pipeline.takes("label")
+        @sb.utils.data_pipeline.provides("label_encoded")
+        def label(value):
+            return torch.LongTensor([value])
+
+        data.add_dynamic_item(audio)
+        data.add_dynamic_item(label)
+        data.set_output_keys(["id", "sig", "label_encoded"])
+        return data
+
+    upstream = load_upstream("fbank", cache_gb=0.01)
+    featurizer, head = WeightedLayerSum(1), KWSHead(80, 2)
+    logger = sb.utils.train_logger.FileTrainLogger(str(tmp_path / "log.txt"))
+    brain = UtteranceClassBrain(
+        modules={"upstream": upstream, "featurizer": featurizer, "head": head},
+        opt_class=lambda params: torch.optim.Adam(params, lr=0.01),
+        hparams={
+            "upstream": upstream,
+            "train_logger": logger,
+            "task": "ks",
+            "train_log": str(tmp_path / "log.txt"),
+            "output_folder": str(tmp_path),
+        },  # fmt: skip
+        run_opts={"noprogressbar": True},
+        checkpointer=sb.utils.checkpoints.Checkpointer(str(tmp_path / "save")),
+    )
+    train, valid = dataset("t"), dataset("v")
+    brain.set_stage_datasets({sb.Stage.TRAIN: train, sb.Stage.VALID: valid})
+    before = head.linear.weight.detach().clone()
+    brain.fit(range(3), train, valid, train_loader_kwargs={"batch_size": 2})
+    assert sorted(reads) == [f"{p}{i}" for p in "tv" for i in range(4)]  # once each
+    assert not torch.equal(head.linear.weight, before)
+    assert len(open(tmp_path / "log.txt").read().splitlines()) == 3

@@ -45,16 +45,37 @@ class DownstreamBrain(ScheduledBrain):
     ``compute_forward``, ``compute_objectives``, `stage_stats` and
     `test_metrics`; ``hparams.task`` names the task (``ks``, ``pr`` ...)."""
 
+    #: ``{stage: dataset}`` of `fit` (set by `run_downstream`), whose audio
+    #: stops being read once the upstream's cache holds all of it
+    stage_datasets: dict = {}
+
     def features(self, batch):
-        """``([batch, frames, dim], relative frame lengths)`` of a batch."""
-        wavs, lens = batch.sig
+        """``([batch, frames, dim], relative frame lengths)`` of a batch (of
+        cached ids only, when it carries no ``sig``)."""
+        wavs, lens = getattr(batch, "sig", (None, None))
         states, frame_lens = self.modules.upstream(wavs, lens, ids=list(batch.id))
         return self.modules.featurizer(states), frame_lens
 
     def on_stage_start(self, stage, epoch=None):
-        """Fresh statistics outside training."""
+        """Fresh statistics outside training; the stage's dataset reads no
+        audio when every utterance of it is cached (SpeechBrain computes a
+        dynamic item only when an output key needs it)."""
         if stage != sb.Stage.TRAIN:
             self.reset_stats()
+        dataset = self.stage_datasets.get(stage)
+        if dataset is not None:
+            keys = list(self.stage_keys[stage])
+            if self.hparams.upstream.covers(list(dataset.data_ids)):
+                keys.remove("sig")
+            dataset.set_output_keys(keys)
+
+    def set_stage_datasets(self, datasets: dict):
+        """Registers the train and valid datasets (see `stage_datasets`)."""
+        self.stage_datasets = datasets
+        self.stage_keys = {
+            stage: list(data.pipeline.output_mapping)
+            for stage, data in datasets.items()
+        }
 
     def reset_stats(self):
         """Creates this task's metric trackers."""

@@ -120,6 +120,9 @@ def run_downstream(
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
+    brain.set_stage_datasets(
+        {sb.Stage.TRAIN: datasets["train"], sb.Stage.VALID: datasets["valid"]}
+    )
     if not brain.test_only:
         brain.fit(
             brain.hparams.epoch_counter,

@@ -178,8 +178,8 @@ class FrozenUpstream(torch.nn.Module):
 
         Arguments
         ---------
-        wav : torch.Tensor
-            Audio ``[batch, time]``.
+        wav : torch.Tensor or None
+            Audio ``[batch, time]``; None when every id is cached.
         wav_lens : torch.Tensor, optional
             Relative lengths ``[batch]``.
         ids : list of str, optional
@@ -192,12 +192,16 @@ class FrozenUpstream(torch.nn.Module):
         frame_lens : torch.Tensor
             Relative frame lengths ``[batch]``, exact for each utterance.
         """
+        if ids is not None and self.covers(ids):
+            device = wav.device if wav is not None else self._device()
+            return self._from_cache(ids, device)
+        if wav is None:
+            missing = [i for i in ids or [] if i not in self.cache]
+            raise ValueError(f"No audio given and {self.name} has not cached {missing}")
         if wav.dim() != 2:
             raise ValueError(f"Expected [batch, time] audio, found {list(wav.shape)}")
         if wav_lens is None:
             wav_lens = torch.ones(wav.shape[0], device=wav.device)
-        if ids is not None and self.cache and all(i in self.cache for i in ids):
-            return self._from_cache(ids, wav.device)
         samples = torch.round(wav_lens * wav.shape[1]).long()
         frames = self.encoder.num_frames(samples).long().cpu()
         states = self.encoder(wav, wav_lens)  # B x L x T x D
@@ -209,6 +213,15 @@ class FrozenUpstream(torch.nn.Module):
             if ids is not None:
                 self._store(ids, states, frames)
         return states, frames.float().to(wav.device) / states.shape[2]
+
+    def covers(self, ids) -> bool:
+        """True when every id's hidden states are cached (then no audio is
+        needed: a recipe stops loading it, see `DownstreamBrain`)."""
+        return bool(self.cache) and all(i in self.cache for i in ids)
+
+    def _device(self):
+        param = next(self.encoder.parameters(), None)
+        return param.device if param is not None else torch.device("cpu")
 
     def _store(self, ids, states, frames):
         for utt, state, n in zip(ids, states, frames.tolist(), strict=True):
