@@ -47,7 +47,7 @@ def test_only_layer_weights_and_head_train(tiny_teacher_dir):
 
 def test_upstream_returns_every_hidden_state_with_exact_lengths(tiny_teacher_dir):
     source = tiny_teacher_dir("wav2vec2")
-    upstream = load_upstream(source)
+    upstream = load_upstream(source, layer_norm=False)
     reference = load_encoder(source, layers=list(range(5)), freeze=True)
     wav = torch.randn(2, 16000)
     lens = torch.tensor([1.0, 0.5])
@@ -326,3 +326,23 @@ def test_cached_epochs_read_no_audio(tmp_path):
     assert sorted(reads) == [f"{p}{i}" for p in "tv" for i in range(4)]  # once each
     assert not torch.equal(head.linear.weight, before)
     assert len(open(tmp_path / "log.txt").read().splitlines()) == 3
+
+
+def test_layer_norm_and_time_pooling_are_exact(tiny_teacher_dir):
+    """Normalising in the upstream equals normalising in the featurizer, and
+    for mean pooling + linear, pooling in the upstream equals pooling the
+    weighted sum (KS, SID and ER use it)."""
+    source = tiny_teacher_dir("hubert")
+    wav, lens = torch.randn(3, 12000), torch.tensor([1.0, 0.6, 0.3])
+    raw, raw_lens = load_upstream(source, layer_norm=False)(wav, lens)
+    normed, _ = load_upstream(source)(wav, lens)
+    pooled, pooled_lens = load_upstream(source, pool=True)(wav, lens)
+    assert pooled.shape == (3, 5, 1, 16) and pooled_lens.tolist() == [1.0] * 3
+    featurizer = WeightedLayerSum(5, layer_norm=True)
+    with torch.no_grad():
+        featurizer.weights.copy_(torch.randn(5))
+    head = KWSHead(16, 4)
+    reference = head(featurizer(raw), raw_lens)
+    featurizer.layer_norm = False  # the states come normalised
+    assert torch.allclose(head(featurizer(normed), raw_lens), reference, atol=1e-5)
+    assert torch.allclose(head(featurizer(pooled), pooled_lens), reference, atol=1e-5)

@@ -26,6 +26,7 @@ def _overrides(path, text, tiny_dir, tmp_path):
         "voxceleb_folder": str(tmp_path / "vox"),
         "output_folder": str(tmp_path / "out"),
         "n_speakers": 5,
+        "n_outputs": 5,  # SUPERB recipes count it after preparation (auto)
     }
     return {k: v for k, v in candidates.items() if f"\n{k}:" in "\n" + text}
 

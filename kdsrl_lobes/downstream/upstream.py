@@ -73,7 +73,13 @@ class FbankFeatures(torch.nn.Module):
         return ((feats - mean) / std).unsqueeze(1)
 
 
-def load_upstream(source: str, cache_gb: float = 0.0, seed: int = 0):
+def load_upstream(
+    source: str,
+    cache_gb: float = 0.0,
+    seed: int = 0,
+    layer_norm: bool = True,
+    pool: bool = False,
+):
     """The frozen upstream of one SUPERB row.
 
     Arguments
@@ -86,6 +92,8 @@ def load_upstream(source: str, cache_gb: float = 0.0, seed: int = 0):
         Memory for cached hidden states (0: no cache).
     seed : int
         Seed of the random-init row's weights.
+    layer_norm, pool : bool
+        See `FrozenUpstream`.
 
     Returns
     -------
@@ -97,7 +105,8 @@ def load_upstream(source: str, cache_gb: float = 0.0, seed: int = 0):
     (1, 80)
     """
     if source == FBANK:
-        return FrozenUpstream(FbankFeatures(), name=FBANK, cache_gb=cache_gb)
+        encoder = FbankFeatures()
+        return FrozenUpstream(encoder, FBANK, cache_gb, layer_norm, pool)
     if source.startswith(RANDOM_PREFIX):
         config_source = source[len(RANDOM_PREFIX) :]
         config = load_hf_speech_config(config_source)
@@ -109,7 +118,7 @@ def load_upstream(source: str, cache_gb: float = 0.0, seed: int = 0):
         config = load_hf_speech_config(source)
         layers = list(range(config.num_hidden_layers + 1))
         encoder = load_encoder(source, layers=layers, freeze=True)
-    return FrozenUpstream(encoder, name=source, cache_gb=cache_gb)
+    return FrozenUpstream(encoder, source, cache_gb, layer_norm, pool)
 
 
 class FrozenUpstream(torch.nn.Module):
@@ -125,6 +134,17 @@ class FrozenUpstream(torch.nn.Module):
     cache_gb : float
         Memory for cached hidden states; once full, further utterances are
         computed every time (logged once).
+    layer_norm : bool
+        Normalise each hidden state of each frame over its features (no
+        affine), as s3prl's featurizer does before weighting, so that layers
+        of different scales compete on their weights alone. Done here, once,
+        rather than in `WeightedLayerSum` at every step: the states are frozen.
+    pool : bool
+        Return each hidden state's mean over the valid frames,
+        ``[batch, layers, 1, dim]`` with lengths 1. For a head that mean-pools
+        the weighted sum over frames and then applies a linear layer (KS, SID,
+        ER) this is exact, since the weighted sum and the frame mean commute,
+        and it makes an epoch of cached utterances nearly free.
 
     Example
     -------
@@ -137,7 +157,14 @@ class FrozenUpstream(torch.nn.Module):
     True
     """
 
-    def __init__(self, encoder: torch.nn.Module, name: str = "", cache_gb: float = 0.0):
+    def __init__(
+        self,
+        encoder: torch.nn.Module,
+        name: str = "",
+        cache_gb: float = 0.0,
+        layer_norm: bool = False,
+        pool: bool = False,
+    ):
         super().__init__()
         if isinstance(encoder, SSLEncoder):
             expected = list(range(encoder.num_layers + 1))
@@ -150,6 +177,8 @@ class FrozenUpstream(torch.nn.Module):
         self.name = name
         self.cache: dict[str, torch.Tensor] = {}
         self.cache_bytes = int(cache_gb * 2**30)
+        self.layer_norm = layer_norm
+        self.pool = pool
         self._cached_bytes = 0
         self._full_logged = False
 
@@ -207,7 +236,14 @@ class FrozenUpstream(torch.nn.Module):
         states = self.encoder(wav, wav_lens)  # B x L x T x D
         frames = frames.clamp(max=states.shape[2])
         valid = length_mask(frames.float() / states.shape[2], states.shape[2])
-        states = states * valid.to(states.device)[:, None, :, None]  # zero padding
+        valid = valid.to(states.device)[:, None, :, None]  # B x 1 x T x 1
+        if self.layer_norm:
+            states = torch.nn.functional.layer_norm(states, states.shape[-1:])
+        if self.pool:  # mean over each utterance's valid frames
+            states = (states * valid).sum(2, keepdim=True) / valid.sum(2, keepdim=True)
+            frames = torch.ones_like(frames)
+        else:
+            states = states * valid  # zero padding
         if self.cache_bytes > 0:
             states = states.half().float()  # a hit must equal a miss
             if ids is not None:
@@ -257,9 +293,8 @@ class WeightedLayerSum(torch.nn.Module):
     num_layers : int
         Number of hidden states.
     layer_norm : bool
-        Normalise each hidden state over its features first (no affine), as
-        s3prl's featurizer does, so that layers of different scales compete
-        on their weights alone.
+        Normalise each hidden state over its features first (no affine). Off
+        by default: `FrozenUpstream` normalises the frozen states once.
 
     Example
     -------
@@ -270,7 +305,7 @@ class WeightedLayerSum(torch.nn.Module):
     [0.333..., 0.333..., 0.333...]
     """
 
-    def __init__(self, num_layers: int = 13, layer_norm: bool = True):
+    def __init__(self, num_layers: int = 13, layer_norm: bool = False):
         super().__init__()
         self.weights = torch.nn.Parameter(torch.zeros(num_layers))
         self.layer_norm = layer_norm
