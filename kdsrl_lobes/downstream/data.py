@@ -16,14 +16,18 @@ import torch
 from kdsrl_lobes.training.crops import audio_pipeline
 
 
-def utterance_dataset(csv: str) -> sb.dataio.dataset.DynamicItemDataset:
-    """A prepared CSV's whole utterances as ``sig`` (keys ``id``, ``sig``)."""
+def utterance_dataset(
+    csv: str, crop_seconds: float = 0.0
+) -> sb.dataio.dataset.DynamicItemDataset:
+    """A prepared CSV's utterances as ``sig`` (keys ``id``, ``sig``): whole, or
+    one fixed crop of ``crop_seconds`` each (the same every epoch, so that the
+    upstream's cache holds it)."""
     if not os.path.isfile(csv):
         raise FileNotFoundError(f"Prepared CSV not found: {csv}")
     data = sb.dataio.dataset.DynamicItemDataset.from_csv(csv)
     if len(data) == 0:
         raise ValueError(f"{csv} has no rows")
-    data.add_dynamic_item(audio_pipeline())  # whole utterances
+    data.add_dynamic_item(audio_pipeline(crop_seconds, deterministic=True))
     data.set_output_keys(["id", "sig"])
     return data
 
@@ -33,6 +37,7 @@ def classification_datasets(
     label_key: str,
     encoder_file: str,
     labels: Sequence[str] | None = None,
+    crop_seconds: dict[str, float] | None = None,
 ) -> tuple[dict, sb.dataio.encoder.CategoricalEncoder]:
     """Train/valid/test datasets with ``label_encoded`` from column ``label_key``.
 
@@ -47,6 +52,9 @@ def classification_datasets(
     labels : sequence of str, optional
         The fixed classes (KS, ER); None takes the training set's (SID).
         A row whose class is not one of them is an error naming the CSV.
+    crop_seconds : dict, optional
+        ``{split: seconds}``: a fixed crop of each utterance of that split
+        (ASV trains on 3 s crops, as SpeechBrain's VoxCeleb recipes do).
 
     Returns
     -------
@@ -55,7 +63,11 @@ def classification_datasets(
         ``label_encoded``.
     encoder : CategoricalEncoder
     """
-    datasets = {split: utterance_dataset(csvs[split]) for split in csvs}
+    crops = crop_seconds or {}
+    datasets = {
+        split: utterance_dataset(csv, crops.get(split, 0.0))
+        for split, csv in csvs.items()
+    }
     encoder = sb.dataio.encoder.CategoricalEncoder()
     if labels is None:
         labels = sorted({row[label_key] for row in datasets["train"].data.values()})

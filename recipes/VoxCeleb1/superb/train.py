@@ -79,6 +79,7 @@ def build(hparams):
         {split: csvs[split] for split in ("train", "valid")},
         "spk_id",
         hparams["label_encoder_file"],
+        crop_seconds={"train": hparams["train_crop_seconds"]},
     )
     datasets["test"] = utterance_dataset(csvs["test"])
     return datasets, {"trials": read_trials(trials_path(hparams))}
