@@ -28,6 +28,10 @@ class CTCHead(torch.nn.Module):
         LSTM units per direction.
     dropout : float
         Dropout between LSTM layers (none with one layer).
+    frame_stride : int
+        Average each run of this many frames first (1: none). An LSTM on a CPU
+        runs step by step, so halving the frame rate halves its time; the
+        relative lengths CTC gets are unchanged.
 
     Example
     -------
@@ -35,6 +39,8 @@ class CTCHead(torch.nn.Module):
     >>> out = head(torch.randn(2, 30, 16), torch.tensor([1.0, 0.5]))
     >>> out.shape, bool(out.exp().sum(-1).allclose(torch.ones(2, 30)))
     (torch.Size([2, 30, 5]), True)
+    >>> CTCHead(16, 5, frame_stride=2)(torch.randn(2, 31, 16)).shape
+    torch.Size([2, 16, 5])
     """
 
     def __init__(
@@ -44,9 +50,13 @@ class CTCHead(torch.nn.Module):
         rnn_layers: int = 0,
         rnn_size: int = 256,
         dropout: float = 0.2,
+        frame_stride: int = 1,
     ):
         super().__init__()
+        if frame_stride < 1:
+            raise ValueError(f"frame_stride must be >= 1, found {frame_stride}")
         self.input_size = input_size
+        self.frame_stride = frame_stride
         self.rnn = None
         size = input_size
         if rnn_layers > 0:
@@ -63,13 +73,17 @@ class CTCHead(torch.nn.Module):
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Log-probabilities ``[batch, frames, n_tokens]`` of features
-        ``[batch, frames, input_size]`` with relative ``lengths``."""
+        """Log-probabilities ``[batch, frames / frame_stride, n_tokens]`` of
+        features ``[batch, frames, input_size]`` with relative ``lengths``."""
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"CTCHead expected [batch, frames, {self.input_size}] features, "
                 f"found {list(x.shape)}"
             )
+        if self.frame_stride > 1:  # B x T x D -> B x ceil(T / stride) x D
+            x = torch.nn.functional.avg_pool1d(
+                x.transpose(1, 2), self.frame_stride, ceil_mode=True
+            ).transpose(1, 2)
         if self.rnn is not None:
             x, _ = self.rnn(x, lengths=lengths)
         return torch.log_softmax(self.linear(x), dim=-1)
