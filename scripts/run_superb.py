@@ -53,12 +53,17 @@ def parse_encoder(spec: str) -> tuple[str, str]:
 
     Example
     -------
-    >>> parse_encoder("embedded/pretrain_hubert/teacher")
-    ('pretrain_hubert/teacher', 'embedded/pretrain_hubert/teacher')
+    >>> import tempfile
+    >>> teacher = os.path.join(tempfile.mkdtemp(), "pretrain_hubert", "teacher")
+    >>> os.makedirs(teacher)
+    >>> parse_encoder(teacher)[0]
+    'pretrain_hubert/teacher'
+    >>> parse_encoder("random:" + teacher)[0]
+    'random:pretrain_hubert/teacher'
     >>> parse_encoder("student=embedded/distill_hubert/student")
     ('student', 'embedded/distill_hubert/student')
-    >>> parse_encoder("random:embedded/pretrain_hubert/teacher")
-    ('random:pretrain_hubert/teacher', 'random:embedded/pretrain_hubert/teacher')
+    >>> parse_encoder("org/model")
+    ('org/model', 'org/model')
     """
     name, sep, source = spec.partition("=")
     if sep:
