@@ -222,7 +222,7 @@ class CTCBrain(DownstreamBrain):
     def test_metrics(self, dataset, speakers=None, **kwargs):
         """PR: ``pr_per``; ASR: ``asr_wer`` and ``asr_cer``; intervals over
         ``speakers`` (``{id: speaker}``; utterances when None). Writes the
-        alignments to ``<task>_test_<rate>.txt``."""
+        alignments to ``<key>_test.txt`` (``pr_per_test.txt``, ...)."""
         self.modules.eval()
         self.reset_stats()
         for batch in self.loader(dataset):

@@ -29,6 +29,18 @@ from kdsrl_lobes.training.yaml_peek import peek_hparams, set_override
 
 logger = get_logger(__name__)
 
+#: options that choose what a run trains and tests on: a checkpoint written
+#: with other values (another ER fold, another split or trial list) is refused
+DATA_KEYS = (
+    "test_session",
+    "test_folder",
+    "iden_split_file",
+    "trials_file",
+    "train_split",
+    "valid_split",
+    "test_split",
+)
+
 
 def require_folder(path: str | None, key: str) -> str:
     """``path`` if it is a folder, else a FileNotFoundError naming ``key``.
@@ -111,7 +123,9 @@ def run_downstream(
         upstream=upstream.name,
         upstream_layers=upstream.num_layers,
         upstream_dim=upstream.output_size,
+        upstream_layer_norm=upstream.layer_norm,
         n_outputs=hparams["n_outputs"],
+        data={key: hparams[key] for key in DATA_KEYS if key in hparams},
     )
     brain = brain_class(
         modules=hparams["modules"],

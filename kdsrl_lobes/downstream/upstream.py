@@ -93,7 +93,10 @@ def load_upstream(
     seed : int
         Seed of the random-init row's weights.
     layer_norm, pool : bool
-        See `FrozenUpstream`.
+        See `FrozenUpstream`. ``layer_norm`` applies to networks only: like
+        s3prl's featurizer, which passes a single-layer upstream on as it is,
+        the filterbank row is not normalised per frame (that would remove
+        each frame's energy; the features already have per-utterance CMVN).
 
     Returns
     -------
@@ -106,7 +109,7 @@ def load_upstream(
     """
     if source == FBANK:
         encoder = FbankFeatures()
-        return FrozenUpstream(encoder, FBANK, cache_gb, layer_norm, pool)
+        return FrozenUpstream(encoder, FBANK, cache_gb, layer_norm=False, pool=pool)
     if source.startswith(RANDOM_PREFIX):
         config_source = source[len(RANDOM_PREFIX) :]
         config = load_hf_speech_config(config_source)
