@@ -80,21 +80,30 @@ def format_table2(rows: dict) -> str:
     Example
     -------
     >>> m = {"num_parameters": 2.5e6, "kws_accuracy": 91.234, "sv_eer": 7.5,
-    ...      "kws_accuracy_ci95": [90.0, 92.5]}
+    ...      "kws_accuracy_ci95": [90.0, 92.5], "sv_keyword_eer": 20.0}
     >>> print(format_table2({("distilled_hubert", "kws"): m}).splitlines()[2])
-    | DistilledHuBERT | 2.50 M | KWS | 91.23 [90.00, 92.50] |  | 97.82 |  |
+    | DistilledHuBERT | 2.50 M | KWS | 91.23 [90.00, 92.50] |  |  | 97.82 |  |
+    >>> print(format_table2({("distilled_hubert", "sv"): m}).splitlines()[2])
+    | DistilledHuBERT | 2.50 M | SV |  | 7.50 | 20.00 |  | 4.26 |
     """
     lines = [
         "| Model | # Parameters | Training task | KWS acc. (%) [95 % CI] "
-        "| SV EER (%) [95 % CI] | paper KWS acc. | paper SV EER |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| SV EER (%) [95 % CI] | keyword SV EER (%) [95 % CI] "
+        "| paper KWS acc. | paper SV EER |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for (model, task), metrics in rows.items():
         paper = PAPER_TABLE2.get((model, task))
         if task == "kws":
-            cells = [_cell(metrics, "kws_accuracy"), "", _paper(paper), ""]
+            cells = [_cell(metrics, "kws_accuracy"), "", "", _paper(paper), ""]
         else:
-            cells = ["", _cell(metrics, "sv_eer"), "", _paper(paper)]
+            cells = [
+                "",
+                _cell(metrics, "sv_eer"),
+                _cell(metrics, "sv_keyword_eer"),
+                "",
+                _paper(paper),
+            ]
         row = [NAMES[model], _params(metrics), task.upper(), *cells]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -106,14 +115,14 @@ def format_table3(rows: dict) -> str:
     Example
     -------
     >>> m = {"num_parameters": 2.5e6, "kws_accuracy": 90.0, "sv_eer": 10.0,
-    ...      "sv_min_dcf": 0.5, "sv_eer_ci95": [8.0, 12.5]}
+    ...      "sv_min_dcf": 0.5, "sv_eer_ci95": [8.0, 12.5], "sv_keyword_eer": 20.0}
     >>> print(format_table3({("distilled_hubert", True): m}).splitlines()[2])
-    | DistilledHuBERT (frozen) | 2.50 M | 90.00 | 10.00 [8.00, 12.50] | 0.500 | 91.27 | 12.67 |
+    | DistilledHuBERT (frozen) | 2.50 M | 90.00 | 10.00 [8.00, 12.50] | 0.500 | 20.00 | 91.27 | 12.67 |
     """  # noqa: E501
     lines = [
         "| Model | # Parameters | KWS acc. (%) [95 % CI] | SV EER (%) [95 % CI] "
-        "| SV minDCF | paper KWS acc. | paper SV EER |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| SV minDCF | keyword SV EER (%) [95 % CI] | paper KWS acc. | paper SV EER |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (model, frozen), metrics in rows.items():
         paper_kws, paper_eer = PAPER_TABLE3.get((model, frozen), (None, None))
@@ -121,6 +130,7 @@ def format_table3(rows: dict) -> str:
         lines.append(
             f"| {name} | {_params(metrics)} | {_cell(metrics, 'kws_accuracy')} | "
             f"{_cell(metrics, 'sv_eer')} | {metrics['sv_min_dcf']:.3f} | "
+            f"{_cell(metrics, 'sv_keyword_eer')} | "
             f"{_paper(paper_kws)} | {_paper(paper_eer)} |"
         )
     return "\n".join(lines)
@@ -164,10 +174,15 @@ def plot_tables(table2: dict, table3: dict, path: str) -> str:
     ):
         for i, (variant, get) in enumerate(variants.items()):
             values = [get(m, key) for m in models]
+            intervals = [get(m, f"{key}_ci95") for m in models]
             xs = [j + (i - 1) * width for j in range(len(models))]
-            bars = ax.bar(
-                xs, [v if v is not None else 0.0 for v in values], width, label=variant
-            )
+            heights = [v if v is not None else 0.0 for v in values]
+            pairs = list(zip(heights, intervals, strict=True))
+            errors = [  # 95 % intervals, where the run has them
+                [h - ci[0] if ci else 0.0 for h, ci in pairs],
+                [ci[1] - h if ci else 0.0 for h, ci in pairs],
+            ]
+            bars = ax.bar(xs, heights, width, label=variant, yerr=errors, capsize=2)
             ax.bar_label(
                 bars, labels=[f"{v:.1f}" if v is not None else "" for v in values]
             )

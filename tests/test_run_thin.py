@@ -36,6 +36,7 @@ def _metrics(command):
         "kws_accuracy": 88.0, "kws_accuracy_ci95": [87.0, 89.0],
         "sv_eer": eer, "sv_eer_ci95": [eer - 1.0, eer + 1.0],
         "num_parameters": 2.0e6, "sv_min_dcf": 0.9,
+        "sv_keyword_eer": eer + 10.0, "sv_keyword_eer_ci95": [eer + 8.0, eer + 12.0],
     }  # fmt: skip
 
 
@@ -101,7 +102,10 @@ def test_tables_gain_the_thin_row_with_intervals(monkeypatch, tmp_path):
     assert thin_rows[0][2].endswith("multitask.yaml")
     table3 = open(os.path.join(workdir, "tables", "table3.md")).read()
     assert "| DistilledHuBERT, thin CNN | 2.00 M | 88.00 [87.00, 89.00] |" in table3
-    assert "22.00 [21.00, 23.00]" in table3
+    assert "22.00 [21.00, 23.00] | 0.900 | 32.00 [30.00, 34.00] |" in table3
+    table2 = open(os.path.join(workdir, "tables", "table2.md")).read()
+    assert "| SV |  | 18.00 [17.00, 19.00] | 28.00 [26.00, 30.00] |" in table2
+    assert os.path.getsize(os.path.join(workdir, "tables", "tables.png")) > 1000
 
 
 def test_finetune_names_only_known_variants(monkeypatch, tmp_path):
