@@ -26,22 +26,28 @@ IDEN_SPLIT_FILE = "iden_split.txt"
 IDEN_SPLITS: dict[str, str] = {"1": "train", "2": "valid", "3": "test"}
 
 
-def find_trials(data_folder: str) -> str:
-    """Returns ``veri_test2.txt`` in ``data_folder``, else ``veri_test.txt``.
+def find_trials(data_folder: str, trials_file: str | None = None) -> str:
+    """Returns ``trials_file`` when given, else ``veri_test2.txt`` in
+    ``data_folder``, else ``veri_test.txt``.
 
     Example
     -------
     >>> find_trials("/no/such")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FileNotFoundError: No trial list in /no/such: ...
+    FileNotFoundError: No trial list in /no/such: looked for ...; or pass trials_file
+    >>> find_trials("/no/such", "/lists/veri_test2.txt")
+    '/lists/veri_test2.txt'
     """
+    if trials_file:
+        return trials_file
     for name in TRIAL_FILES:
         path = os.path.join(data_folder, name)
         if os.path.isfile(path):
             return path
     raise FileNotFoundError(
-        f"No trial list in {data_folder}: looked for {', '.join(TRIAL_FILES)}"
+        f"No trial list in {data_folder}: looked for {', '.join(TRIAL_FILES)}; "
+        "or pass trials_file"
     )
 
 

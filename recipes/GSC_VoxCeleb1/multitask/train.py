@@ -270,16 +270,6 @@ def sv_datasets(hparams):
     return datasets
 
 
-def trials_path(hparams):
-    """The trial list: ``trials_file`` or the one inside the VoxCeleb1 folder."""
-    if hparams.get("trials_file"):
-        return hparams["trials_file"]
-    try:
-        return find_trials(hparams["voxceleb_folder"])
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{err}; or pass --trials_file") from err
-
-
 def sv_train_csv(values):
     """The SV training CSV: VoxCeleb1 dev, plus GSC speakers with sv_extra_gsc."""
     if values.get("sv_extra_gsc"):
@@ -330,7 +320,9 @@ def prepare_data(values):
             kwargs={
                 "data_folder": values["voxceleb_folder"],
                 "save_folder": os.path.join(save, "voxceleb1"),
-                "trials": trials_path(values),
+                "trials": find_trials(
+                    values["voxceleb_folder"], values.get("trials_file")
+                ),
                 "valid_ratio": values["sv_valid_ratio"],
             },
         )
@@ -435,7 +427,11 @@ def main(argv):
         )
         brain.fit(brain.hparams.epoch_counter, train, valid)
     brain.checkpointer.recover_if_possible(min_key="error")
-    trials = read_trials(trials_path(hparams)) if "sv" in tasks else None
+    trials = (
+        read_trials(find_trials(hparams["voxceleb_folder"], hparams.get("trials_file")))
+        if "sv" in tasks
+        else None
+    )
     metrics = brain.evaluate_tasks(
         {task: datasets[task]["test"] for task in tasks},
         trials,

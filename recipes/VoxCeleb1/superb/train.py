@@ -43,11 +43,6 @@ def csv_paths(values) -> dict[str, str]:
     return {split: os.path.join(folder, f"{prefix}{split}.csv") for split in SPLITS}
 
 
-def trials_path(values) -> str:
-    """``trials_file``, else the trial list inside the VoxCeleb1 folder."""
-    return values.get("trials_file") or find_trials(values["voxceleb_folder"])
-
-
 def prepare(values):
     """SID: the identification split's CSVs; ASV: dev speakers' train/valid
     and the trial list's test files."""
@@ -57,7 +52,10 @@ def prepare(values):
         prepare_voxceleb1_sid(folder, save, iden_split=values.get("iden_split_file"))
     else:
         prepare_voxceleb1(
-            folder, save, trials=trials_path(values), valid_ratio=values["valid_ratio"]
+            folder,
+            save,
+            trials=find_trials(values["voxceleb_folder"], values.get("trials_file")),
+            valid_ratio=values["valid_ratio"],
         )
 
 
@@ -82,7 +80,11 @@ def build(hparams):
         crop_seconds={"train": hparams["train_crop_seconds"]},
     )
     datasets["test"] = utterance_dataset(csvs["test"])
-    return datasets, {"trials": read_trials(trials_path(hparams))}
+    return datasets, {
+        "trials": read_trials(
+            find_trials(hparams["voxceleb_folder"], hparams.get("trials_file"))
+        )
+    }
 
 
 if __name__ == "__main__":
